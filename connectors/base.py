@@ -198,6 +198,18 @@ class BaseConnector:
     def validate(self, post: PostContent) -> list[Problem]:
         return check_common_limits(post, self.limits, self.platform_label or self.platform.title())
 
+    async def verify(self, creds: Credentials) -> AccountInfo:
+        raise NotImplementedError
+
+    async def publish(
+        self,
+        post: PostContent,
+        creds: Credentials,
+        key: str,
+        checkpoint: Mapping[str, str] | None = None,
+    ) -> Published:
+        raise NotImplementedError
+
     async def find_published(
         self,
         creds: Credentials,

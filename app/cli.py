@@ -1,0 +1,300 @@
+"""The ``smm`` command: serve, worker, migrate, keys, channels, posts (human output; ``--json`` for scripts)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, TypeVar
+
+import httpx
+import typer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import optional_module
+from app.config import Settings, get_settings
+from app.db import make_engine, make_sessionmaker, session_scope
+from app.errors import ApiError
+from app.migrate import upgrade_to_head
+from app.platforms import ConnectorHub
+from app.security import load_secret_key, new_secret_key
+from app.workspaces import service as workspaces
+
+T = TypeVar("T")
+app = typer.Typer(help="smm-scheduler: a content calendar that publishes itself.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys (one workspace each).", no_args_is_help=True)
+channels_app = typer.Typer(help="Channels.", no_args_is_help=True)
+posts_app = typer.Typer(help="Posts.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(channels_app, name="channels")
+app.add_typer(posts_app, name="posts")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+WorkspaceOpt = Annotated[str, typer.Option("--workspace", "-w", help="workspace name")]
+
+
+def _err(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def run(coro_fn: Callable[[Settings, AsyncSession], Awaitable[T]], *, migrate: bool = True) -> T:
+    """Run one unit of work against the configured database (migrated to head first)."""
+    settings = get_settings()
+
+    async def main() -> T:
+        engine = make_engine(settings)
+        try:
+            if migrate:
+                await upgrade_to_head(engine)
+            async with session_scope(make_sessionmaker(engine)) as session:
+                return await coro_fn(settings, session)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(main())
+    except ApiError as exc:
+        _err(f"error: {exc.detail}")
+        raise typer.Exit(2) from exc
+
+
+@asynccontextmanager
+async def offline_hub(settings: Settings) -> AsyncIterator[ConnectorHub]:
+    async with httpx.AsyncClient(timeout=settings.http_timeout) as client:
+        yield ConnectorHub(settings, client)
+
+
+@app.command()
+def serve(
+    no_scheduler: Annotated[bool, typer.Option("--no-scheduler", help="HTTP only; workers publish")] = False,
+    host: Annotated[str | None, typer.Option(help="listen address (SMM_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="listen port (SMM_PORT)")] = None,
+) -> None:
+    """HTTP API + web pages + the scheduler, in one process. Applies migrations at start."""
+    import uvicorn
+
+    from app.logs import setup_logging
+    from app.main import create_app
+
+    settings = get_settings()
+    if host:
+        settings.host = host
+    if port:
+        settings.port = port
+    setup_logging(settings.log_level)
+    uvicorn.run(
+        create_app(settings, run_scheduler=not no_scheduler),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        timeout_graceful_shutdown=int(settings.shutdown_grace) + 5,
+    )
+
+
+@app.command()
+def worker() -> None:
+    """The scheduler/publisher alone (no HTTP). Any number may run against one PostgreSQL database."""
+    from app.logs import setup_logging
+    from app.worker import run_worker
+
+    settings = get_settings()
+    setup_logging(settings.log_level)
+    asyncio.run(run_worker(settings))
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the database migrations and exit."""
+    settings = get_settings()
+
+    async def main() -> None:
+        engine = make_engine(settings)
+        await upgrade_to_head(engine)
+        await engine.dispose()
+
+    asyncio.run(main())
+    _err("database is at the latest schema")
+
+
+@app.command("secret-key")
+def secret_key() -> None:
+    """Print a new Fernet key for SMM_SECRET_KEY."""
+    typer.echo(new_secret_key())
+
+
+@keys_app.command("create")
+def keys_create(
+    workspace: WorkspaceOpt = workspaces.DEFAULT_WORKSPACE,
+    name: Annotated[str | None, typer.Option(help="a label")] = None,
+) -> None:
+    """Create a key (and the workspace if needed); prints the key alone on stdout."""
+
+    async def work(_: Settings, session: AsyncSession) -> tuple[str, str]:
+        ws = await workspaces.ensure_workspace(session, workspace)
+        key, record = await workspaces.add_key(session, ws, name=name)
+        return key, record.id
+
+    key, key_id = run(work)
+    _err(f"created key {key_id} for workspace '{workspace}' (shown once)")
+    typer.echo(key)
+
+
+@keys_app.command("list")
+def keys_list(as_json: JsonOpt = False) -> None:
+    """List keys (id, workspace, prefix, state); never the keys themselves."""
+
+    async def work(_: Settings, session: AsyncSession) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": k.id,
+                "workspace": ws,
+                "prefix": k.prefix,
+                "name": k.name,
+                "created_at": k.created_at.isoformat(),
+                "revoked": k.revoked_at is not None,
+            }
+            for k, ws in await workspaces.list_keys(session)
+        ]
+
+    rows = run(work)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        state = "revoked" if r["revoked"] else "active"
+        typer.echo(f"{r['id']}  {r['workspace']:<20} {r['prefix']}…  {state:<8} {r['name'] or ''}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str) -> None:
+    """Revoke a key by its id (or its prefix)."""
+
+    async def work(_: Settings, session: AsyncSession) -> bool:
+        return await workspaces.revoke(session, key_id)
+
+    if not run(work):
+        _err(f"no key with id {key_id}")
+        raise typer.Exit(1)
+    _err(f"revoked {key_id}")
+
+
+async def _workspace(session: AsyncSession, name: str) -> Any:
+    return await workspaces.ensure_workspace(session, name)
+
+
+@channels_app.command("list")
+def channels_list(workspace: WorkspaceOpt = workspaces.DEFAULT_WORKSPACE, as_json: JsonOpt = False) -> None:
+    """List the workspace's channels."""
+    from app.channels import repository as channel_repo
+    from app.channels.service import to_out
+
+    async def work(_: Settings, session: AsyncSession) -> list[dict[str, Any]]:
+        ws = await _workspace(session, workspace)
+        return [to_out(c).model_dump(mode="json") for c in await channel_repo.list_all(session, ws.id)]
+
+    rows = run(work)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        _err("no channels yet")
+    for r in rows:
+        typer.echo(f"{r['id']}  {r['platform']:<9} {r['status']:<12} {r['timezone']:<18} {r['name']}")
+
+
+@posts_app.command("list")
+def posts_list(
+    workspace: WorkspaceOpt = workspaces.DEFAULT_WORKSPACE,
+    start: Annotated[str | None, typer.Option(help="from (RFC 3339 or YYYY-MM-DD)")] = None,
+    end: Annotated[str | None, typer.Option(help="until, exclusive")] = None,
+    channel: Annotated[str | None, typer.Option(help="channel id")] = None,
+    status: Annotated[str | None, typer.Option(help="target status")] = None,
+    limit: int = 100,
+    as_json: JsonOpt = False,
+) -> None:
+    """List posts in calendar order."""
+    from app.posts import repository as post_repo
+    from app.posts import service as post_service
+    from app.posts.endpoints import _bound
+
+    async def work(_: Settings, session: AsyncSession) -> list[dict[str, Any]]:
+        ws = await _workspace(session, workspace)
+        rows = await post_repo.list_page(
+            session,
+            ws.id,
+            start=_bound(start, "start", ws.timezone),
+            end=_bound(end, "end", ws.timezone),
+            channel_id=channel,
+            status=status,
+            after=None,
+            limit=limit,
+        )
+        return [p.model_dump(mode="json") for p in await post_service.to_out_many(session, ws, rows)]
+
+    rows = run(work)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        _err("no posts")
+    for r in rows:
+        when = r["scheduled_at"] or "draft"
+        text = (r["text"] or "").replace("\n", " ")
+        typer.echo(f"{r['id']}  {when:<26} {r['status']:<20} {text[:60]}")
+
+
+@posts_app.command("add")
+def posts_add(
+    channel: Annotated[list[str], typer.Option("--channel", "-c", help="channel id (repeatable)")],
+    text: Annotated[str, typer.Option(help="the post's text")] = "",
+    at: Annotated[
+        str | None, typer.Option(help='RFC 3339, local time with --timezone, "now"; omit for a draft')
+    ] = None,
+    timezone: Annotated[str | None, typer.Option(help="IANA zone for a local --at")] = None,
+    media: Annotated[list[str] | None, typer.Option(help="photo URL (repeatable)")] = None,
+    workspace: WorkspaceOpt = workspaces.DEFAULT_WORKSPACE,
+    as_json: JsonOpt = False,
+) -> None:
+    """Queue a post on one or more channels."""
+    from app.posts import service as post_service
+    from app.posts.schemas import MediaIn, PostCreate
+
+    async def work(settings: Settings, session: AsyncSession) -> dict[str, Any]:
+        ws = await _workspace(session, workspace)
+        data = PostCreate(
+            text=text,
+            channel_ids=channel,
+            scheduled_at=at,
+            timezone=timezone,
+            media=[MediaIn(url=u) for u in media or []],
+        )
+        async with offline_hub(settings) as hub:
+            post = await post_service.create(
+                session, ws, data, hub, public_base=settings.effective_public_base_url, media_dir=settings.media_dir
+            )
+        return (await post_service.to_out(session, ws, post)).model_dump(mode="json")
+
+    load_secret_key(get_settings())
+    out = run(work)
+    if as_json:
+        typer.echo(json.dumps(out, indent=2))
+    else:
+        typer.echo(f"{out['id']}  {out['status']}  {out['scheduled_at'] or 'draft'}")
+
+
+def _register_optional() -> None:
+    for name in ("app.publishing.cli", "app.analytics.cli"):
+        if (module := optional_module(name)) is not None:
+            module.register(app)
+
+
+_register_optional()
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

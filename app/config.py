@@ -1,0 +1,89 @@
+"""Settings: one object, read from the environment (prefix ``SMM_``) and an optional ``.env`` file."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of the service. Names and defaults of the public ones follow docs/api-contract.md."""
+
+    model_config = SettingsConfigDict(env_prefix="SMM_", env_file=".env", extra="ignore")
+
+    database_url: str | None = None
+    data_dir: Path = Path("./data")
+    secret_key: str | None = None
+    bootstrap_api_key: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_base_url: str | None = None
+
+    telegram_api_base: str = "https://api.telegram.org"
+    vk_api_base: str = "https://api.vk.ru"
+    vk_api_version: str = "5.199"
+    facebook_api_base: str = "https://graph.facebook.com"
+    instagram_api_base: str = "https://graph.facebook.com"
+    graph_api_version: str = "v26.0"
+
+    # publisher
+    missed_grace: float = 3600.0
+    claim_lease: float = 60.0
+    shutdown_grace: float = 10.0
+    safety_tick: float = 15.0
+    max_attempts: int = 8
+    retry_max_age: float = 6 * 3600.0
+    retry_base_delay: float = 5.0
+    retry_max_delay: float = 900.0
+    dispatch_batch: int = 50
+    dispatch_concurrency: int = 64
+    http_timeout: float = 30.0
+    series_horizon_days: int = 14
+
+    # analyzer / planning
+    min_post_spacing: float = 7200.0
+    engagement_sync_interval: float = 6 * 3600.0
+
+    sandbox: bool = False
+    max_body_bytes: int = Field(default=1024 * 1024)
+    max_upload_bytes: int = Field(default=50 * 1024 * 1024)
+    log_level: str = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_db_url(cls, value: str | None) -> str | None:
+        if value and value.startswith("postgresql://"):
+            return "postgresql+asyncpg://" + value.removeprefix("postgresql://")
+        if value and value.startswith("postgres://"):
+            return "postgresql+asyncpg://" + value.removeprefix("postgres://")
+        if value and value.startswith("sqlite:///"):
+            return "sqlite+aiosqlite:///" + value.removeprefix("sqlite:///")
+        return value
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'smm.db').resolve()}"
+
+    @property
+    def effective_public_base_url(self) -> str:
+        if self.public_base_url:
+            return self.public_base_url.rstrip("/")
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

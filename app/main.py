@@ -1,0 +1,178 @@
+"""The application factory: wiring of settings, database, connectors, routes and (optionally) the scheduler."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from app import optional_module
+from app.channels.endpoints import router as channels_router
+from app.config import Settings, get_settings
+from app.db import make_engine, make_sessionmaker, session_scope
+from app.errors import install_error_handlers
+from app.media.endpoints import public_router as media_public_router
+from app.media.endpoints import router as media_router
+from app.migrate import upgrade_to_head
+from app.platforms import ConnectorHub
+from app.posts.endpoints import router as posts_router
+from app.security import CredentialBox, load_secret_key
+from app.workspaces import service as workspaces
+
+log = logging.getLogger("smm")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class BodyLimit:
+    """Answer 413 to a request body over the limit (uploads have their own, larger one)."""
+
+    def __init__(self, app: ASGIApp, limit: int, upload_limit: int, upload_paths: tuple[str, ...]) -> None:
+        self.app, self.limit, self.upload_limit, self.upload_paths = app, limit, upload_limit, upload_paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+        limit = self.upload_limit if path.startswith(self.upload_paths) else self.limit
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
+                await self._too_large(send, limit)
+                return
+        seen = 0
+
+        async def counting_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, counting_receive, send)
+        except _TooLarge:
+            await self._too_large(send, limit)
+
+    @staticmethod
+    async def _too_large(send: Send, limit: int) -> None:
+        response = JSONResponse({"detail": f"Request body too large: the limit is {limit} bytes."}, 413)
+        await send({"type": "http.response.start", "status": 413, "headers": response.raw_headers})
+        await send({"type": "http.response.body", "body": response.body})
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def bootstrap_keys(app: FastAPI) -> None:
+    """``SMM_BOOTSTRAP_API_KEY``, or on a first start a fresh key for ``default``, printed once."""
+    settings: Settings = app.state.settings
+    async with session_scope(app.state.sessionmaker) as session:
+        if settings.bootstrap_api_key:
+            ws = await workspaces.ensure_workspace(session, workspaces.DEFAULT_WORKSPACE)
+            await workspaces.ensure_key(session, ws, settings.bootstrap_api_key)
+            return
+        if await workspaces.any_key(session):
+            return
+        ws = await workspaces.ensure_workspace(session, workspaces.DEFAULT_WORKSPACE)
+        key, _ = await workspaces.add_key(session, ws, name="first start")
+    url = settings.effective_public_base_url
+    print(
+        f"\n  smm-scheduler is ready. Your API key for workspace 'default' (shown once, keep it):\n\n"
+        f"    {key}\n\n  Open {url}/ and sign in with it; API docs at {url}/docs\n",
+        file=sys.stderr, flush=True,
+    )
+
+
+def create_app(settings: Settings | None = None, *, run_scheduler: bool = True, migrate: bool = True) -> FastAPI:
+    """Build the service. ``run_scheduler=False`` serves HTTP only (``smm serve --no-scheduler``)."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        app.state.box = CredentialBox(load_secret_key(settings))
+        engine = make_engine(settings)
+        app.state.engine = engine
+        app.state.sessionmaker = make_sessionmaker(engine)
+        if migrate:
+            await upgrade_to_head(engine)
+        await bootstrap_keys(app)
+        async with httpx.AsyncClient(timeout=settings.http_timeout, follow_redirects=False) as client:
+            app.state.http = client
+            app.state.hub = ConnectorHub(settings, client)
+            runner = None
+            if run_scheduler:
+                from app.scheduler import PublisherRunner
+
+                runner = PublisherRunner(settings, app.state.sessionmaker, app.state.hub, app.state.box, "serve")
+                app.state.notify_schedule_changed = runner.notify
+                await runner.start()
+            try:
+                yield
+            finally:
+                if runner is not None:
+                    await runner.stop()
+        await engine.dispose()
+
+    app = FastAPI(title="smm-scheduler", version="0.1.0", lifespan=lifespan,
+                  description="A content calendar that publishes itself.")
+    app.state.settings = settings
+    app.state.notify_schedule_changed = None
+    install_error_handlers(app)
+
+    api = APIRouter(prefix="/api/v1")
+    for router in (channels_router, posts_router, media_router):
+        api.include_router(router)
+    _include_optional(api)
+    app.include_router(api)
+    app.include_router(media_public_router)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        try:
+            async with app.state.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception as exc:  # the database is the one thing we need
+            return JSONResponse({"status": "unavailable", "detail": str(exc)[:200]}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    if settings.sandbox:
+        from app.sandbox import mount_sandbox
+
+        mount_sandbox(app)
+    _mount_web(app)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes, upload_limit=settings.max_upload_bytes,
+                       upload_paths=("/api/v1/media", "/ui/media"))
+    return app
+
+
+def _include_optional(api: APIRouter) -> None:
+    """Routers of capabilities that may not be present in every build (publisher status, analyzer, plan)."""
+    for name in ("app.publishing.endpoints", "app.series.endpoints", "app.analytics.endpoints",
+                 "app.plan.endpoints"):
+        if (module := optional_module(name)) is not None:
+            api.include_router(module.router)
+
+
+def _mount_web(app: FastAPI) -> None:
+    if (web := optional_module("app.web")) is not None:
+        web.mount(app)

@@ -1,0 +1,42 @@
+"""Apply and inspect the Alembic schema history from inside the service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def alembic_config() -> Config:
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    return cfg
+
+
+def _upgrade(connection: Connection) -> None:
+    cfg = alembic_config()
+    cfg.attributes["connection"] = connection
+    command.upgrade(cfg, "head")
+
+
+async def upgrade_to_head(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await conn.run_sync(_upgrade)
+
+
+def _at_head(connection: Connection) -> bool:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    current = MigrationContext.configure(connection).get_current_revision()
+    return current == head
+
+
+async def schema_at_head(engine: AsyncEngine) -> bool:
+    async with engine.connect() as conn:
+        return await conn.run_sync(_at_head)

@@ -1,0 +1,26 @@
+"""All tables; importing this module registers them on ``Base.metadata``."""
+
+from app.models.base import Base
+from app.models.channel import Channel
+from app.models.engagement import AnalyzerPrior, EngagementPost, EngagementSnapshot
+from app.models.ops import MediaFile, Worker
+from app.models.post import Attempt, Post, Target
+from app.models.series import Series
+from app.models.workspace import ApiKey, IdempotencyRecord, Workspace
+
+__all__ = [
+    "AnalyzerPrior",
+    "ApiKey",
+    "Attempt",
+    "Base",
+    "Channel",
+    "EngagementPost",
+    "EngagementSnapshot",
+    "IdempotencyRecord",
+    "MediaFile",
+    "Post",
+    "Series",
+    "Target",
+    "Worker",
+    "Workspace",
+]

@@ -1,0 +1,27 @@
+"""Channels: one account/page/chat on one platform, with encrypted credentials."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, IdMixin, TimestampMixin
+
+
+class Channel(IdMixin, TimestampMixin, Base):
+    __tablename__ = "channels"
+
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20), default="active")  # active | needs_reauth | disabled
+    status_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    credentials_sealed: Mapped[str] = mapped_column(Text)
+    sandbox: Mapped[bool] = mapped_column(Boolean, default=False)
+    account: Mapped[dict[str, Any]] = mapped_column(default=dict)  # what verify() learned (never secrets)
+    verified_at: Mapped[datetime | None] = mapped_column(default=None)
+    deleted_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -1,0 +1,135 @@
+"""Post requests and responses."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+MediaKindIn = Literal["photo", "video", "document", "audio", "animation"]
+TargetStatus = Literal["draft", "scheduled", "publishing", "published", "failed", "cancelled", "needs_check"]
+
+
+class MediaIn(BaseModel):
+    """One attachment: a public ``url``, or the ``media_id`` of a file uploaded to ``/api/v1/media``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str | None = Field(default=None, max_length=2048)
+    media_id: str | None = Field(default=None, max_length=64)
+    kind: MediaKindIn = "photo"
+    alt_text: str | None = Field(default=None, max_length=1000)
+    mime_type: str | None = Field(default=None, max_length=100)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> MediaIn:
+        if (self.url is None) == (self.media_id is None):
+            raise ValueError("give exactly one of url or media_id")
+        if self.url is not None and not self.url.lower().startswith(("http://", "https://")):
+            raise ValueError("url must be an http(s) address")
+        return self
+
+
+class OverrideIn(BaseModel):
+    """What differs on one channel."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str | None = Field(default=None, max_length=100_000)
+    media: list[MediaIn] | None = Field(default=None, max_length=20)
+
+
+class PostOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text_format: Literal["plain", "html", "markdownv2"] = "plain"
+    link: str | None = Field(default=None, max_length=2048)
+    link_preview: bool = True
+    silent: bool = False
+    kind: Literal["feed", "reel", "story"] = "feed"
+
+
+class PostCreate(PostOptions):
+    text: str = Field(default="", max_length=100_000)
+    media: list[MediaIn] = Field(default_factory=list, max_length=20)
+    channel_ids: list[str] = Field(min_length=1, max_length=100)
+    scheduled_at: str | None = Field(
+        default=None,
+        description='RFC 3339 with offset; a local time plus "timezone"; "now"; "auto" (best free slot); '
+        "or null for a draft",
+    )
+    timezone: str | None = Field(default=None, max_length=64)
+    overrides: dict[str, OverrideIn] = Field(default_factory=dict)
+    priority: int = Field(default=3, ge=1, le=5)
+    not_before: str | None = None
+    rubric: str | None = Field(default=None, max_length=100)
+
+    @field_validator("channel_ids")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(value))
+
+
+class PostUpdate(BaseModel):
+    """Fields to change; absent fields stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str | None = Field(default=None, max_length=100_000)
+    media: list[MediaIn] | None = Field(default=None, max_length=20)
+    scheduled_at: str | None = None
+    timezone: str | None = Field(default=None, max_length=64)
+    overrides: dict[str, OverrideIn] | None = None
+    text_format: Literal["plain", "html", "markdownv2"] | None = None
+    link: str | None = None
+    link_preview: bool | None = None
+    silent: bool | None = None
+    kind: Literal["feed", "reel", "story"] | None = None
+    priority: int | None = Field(default=None, ge=1, le=5)
+    rubric: str | None = Field(default=None, max_length=100)
+
+
+class TargetOut(BaseModel):
+    channel_id: str
+    platform: str | None = None
+    status: str
+    external_id: str | None
+    url: str | None
+    attempts: int
+    last_error: str | None
+    published_at: datetime | None
+    next_attempt_at: datetime | None = None
+    late_by_s: float | None
+    late: bool
+
+
+class PostOut(BaseModel):
+    id: str
+    status: str
+    scheduled_at: datetime | None
+    timezone: str | None
+    text: str
+    media: list[dict[str, Any]]
+    options: dict[str, Any]
+    overrides: dict[str, Any]
+    priority: int
+    rubric: str | None
+    series_id: str | None
+    created_at: datetime
+    updated_at: datetime
+    targets: list[TargetOut]
+
+
+class PostList(BaseModel):
+    items: list[PostOut]
+    next_cursor: str | None = None
+
+
+class AttemptOut(BaseModel):
+    channel_id: str
+    started_at: datetime
+    finished_at: datetime | None
+    outcome: str
+    error_class: str | None
+    message: str | None

@@ -1,0 +1,282 @@
+"""Post operations: create (validated against every target's platform), read, edit, cancel, retry."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.channels import repository as channel_repo
+from app.errors import ApiError, Conflict, Invalid, NotFound
+from app.models import Channel, MediaFile, Post, Target, Workspace
+from app.platforms import ConnectorHub
+from app.posts import repository as repo
+from app.posts.content import build_content, summarise
+from app.posts.schemas import MediaIn, OverrideIn, PostCreate, PostOut, PostUpdate, TargetOut
+from app.timeutil import TimeInputError, get_zone, parse_instant, utcnow
+
+PAST_TOLERANCE = timedelta(seconds=60)
+EDITABLE = ("draft", "scheduled")
+
+
+def parse_schedule(value: str | None, zone: str | None, now: datetime, field: str = "scheduled_at") -> datetime | None:
+    """``None`` (a draft), ``"now"``, or a time per the contract; a time over a minute in the past is refused."""
+    if zone is not None:
+        try:
+            get_zone(zone)
+        except TimeInputError as exc:
+            raise Invalid("timezone", str(exc)) from exc
+    if value is None:
+        return None
+    if value.strip().lower() == "now":
+        return now
+    try:
+        at = parse_instant(value, zone)
+    except TimeInputError as exc:
+        raise Invalid(field, str(exc)) from exc
+    if at < now - PAST_TOLERANCE:
+        raise Invalid(
+            field,
+            f"{value} is in the past ({int((now - at).total_seconds())} s ago); "
+            'pick a future time, or "now" to publish at once.',
+        )
+    return at
+
+
+async def resolve_media(
+    session: AsyncSession, workspace: Workspace, items: Sequence[MediaIn], public_base: str, field: str
+) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for i, m in enumerate(items):
+        entry: dict[str, Any] = {"kind": m.kind}
+        if m.alt_text:
+            entry["alt_text"] = m.alt_text
+        if m.media_id is not None:
+            stmt = select(MediaFile).where(MediaFile.id == m.media_id, MediaFile.workspace_id == workspace.id)
+            file = (await session.execute(stmt)).scalar_one_or_none()
+            if file is None:
+                raise Invalid(f"{field}[{i}].media_id", f"no uploaded file with id {m.media_id}")
+            entry.update(
+                media_id=file.id, filename=file.filename, mime_type=file.mime_type,
+                url=f"{public_base}/media/{file.id}/{file.filename}",
+            )
+        else:
+            entry["url"] = m.url
+            if m.mime_type:
+                entry["mime_type"] = m.mime_type
+        out.append(entry)
+    return out
+
+
+async def _overrides(
+    session: AsyncSession, workspace: Workspace, overrides: dict[str, OverrideIn], channel_ids: Sequence[str],
+    public_base: str,
+) -> dict[str, dict[str, Any]]:
+    result: dict[str, dict[str, Any]] = {}
+    for cid, ov in overrides.items():
+        if cid not in channel_ids:
+            raise Invalid(f"overrides.{cid}", "this channel is not one of the post's channel_ids")
+        entry: dict[str, Any] = {}
+        if ov.text is not None:
+            entry["text"] = ov.text
+        if ov.media is not None:
+            entry["media"] = await resolve_media(session, workspace, ov.media, public_base, f"overrides.{cid}.media")
+        result[cid] = entry
+    return result
+
+
+def validate_content(
+    post: Post, channels: Sequence[Channel], overrides: dict[str, dict[str, Any]], hub: ConnectorHub, media_dir: Path
+) -> None:
+    """Refuse now what a platform would refuse at 3 a.m.: every problem, named by channel and rule."""
+    errors: list[dict[str, str]] = []
+    for ch in channels:
+        content = build_content(post.text, post.media, post.options, overrides.get(ch.id), media_dir)
+        for p in hub.get(ch.platform, ch.sandbox).validate(content):
+            errors.append({"field": p.field, "message": p.message, "rule": p.rule,
+                           "channel_id": ch.id, "channel": ch.name, "platform": ch.platform})
+    if errors:
+        detail = "; ".join(f"{e['platform']} channel '{e['channel']}': {e['message']}" for e in errors)
+        raise ApiError(422, detail, errors)
+
+
+async def load_channels(session: AsyncSession, workspace: Workspace, ids: Sequence[str]) -> list[Channel]:
+    found = await channel_repo.get_many(session, workspace.id, list(ids))
+    missing = [cid for cid in ids if cid not in found]
+    if missing:
+        raise ApiError(422, f"channel_ids: unknown channel id(s): {', '.join(missing)}",
+                       [{"field": "channel_ids", "message": f"unknown channel {cid}"} for cid in missing])
+    disabled = [found[cid].name for cid in ids if found[cid].status == "disabled"]
+    if disabled:
+        raise Invalid("channel_ids", f"channel(s) disabled: {', '.join(disabled)}; enable them first")
+    return [found[cid] for cid in ids]
+
+
+async def create(
+    session: AsyncSession, workspace: Workspace, data: PostCreate, hub: ConnectorHub, *,
+    public_base: str, media_dir: Path, now: datetime | None = None,
+) -> Post:
+    now = now or utcnow()
+    channels = await load_channels(session, workspace, data.channel_ids)
+    auto = (data.scheduled_at or "").strip().lower() == "auto"
+    scheduled_at = None if auto else parse_schedule(data.scheduled_at, data.timezone, now)
+    media = await resolve_media(session, workspace, data.media, public_base, "media")
+    overrides = await _overrides(session, workspace, data.overrides, data.channel_ids, public_base)
+    post = Post(
+        workspace_id=workspace.id, text=data.text, media=media,
+        options=data.model_dump(include={"text_format", "link", "link_preview", "silent", "kind"}),
+        scheduled_at=scheduled_at, timezone=data.timezone, order_at=scheduled_at or now,
+        priority=data.priority, rubric=data.rubric,
+    )
+    validate_content(post, channels, overrides, hub, media_dir)
+    if auto:
+        from app.plan.service import auto_schedule  # the analyzer's slot finder
+
+        not_before = parse_schedule(data.not_before, data.timezone, now, "not_before") if data.not_before else now
+        post.scheduled_at = await auto_schedule(session, workspace, channels, max(not_before or now, now))
+        post.order_at = post.scheduled_at
+    session.add(post)
+    await session.flush()
+    status = "scheduled" if post.scheduled_at is not None else "draft"
+    for ch in channels:
+        session.add(Target(post_id=post.id, channel_id=ch.id, status=status,
+                           overrides=overrides.get(ch.id, {}), next_attempt_at=post.scheduled_at))
+    await session.flush()
+    return post
+
+
+async def get(session: AsyncSession, workspace: Workspace, post_id: str) -> Post:
+    post = await repo.get(session, workspace.id, post_id)
+    if post is None:
+        raise NotFound("Post")
+    return post
+
+
+def target_out(t: Target, platforms: dict[str, str]) -> TargetOut:
+    return TargetOut(
+        channel_id=t.channel_id, platform=platforms.get(t.channel_id), status=t.status,
+        external_id=t.external_id, url=t.url, attempts=t.attempts, last_error=t.last_error,
+        published_at=t.published_at, next_attempt_at=t.next_attempt_at if t.status == "scheduled" else None,
+        late_by_s=t.late_by_s, late=t.late,
+    )
+
+
+async def to_out_many(session: AsyncSession, workspace: Workspace, posts: Sequence[Post]) -> list[PostOut]:
+    targets = await repo.targets_of(session, [p.id for p in posts])
+    channel_ids = {t.channel_id for ts in targets.values() for t in ts}
+    stmt = select(Channel.id, Channel.platform).where(Channel.id.in_(channel_ids))
+    platforms = {cid: plat for cid, plat in (await session.execute(stmt)).all()} if channel_ids else {}
+    out = []
+    for p in posts:
+        ts = targets[p.id]
+        out.append(PostOut(
+            id=p.id, status=summarise(t.status for t in ts), scheduled_at=p.scheduled_at, timezone=p.timezone,
+            text=p.text, media=[_public_media(m) for m in p.media], options=p.options,
+            overrides={t.channel_id: t.overrides for t in ts if t.overrides},
+            priority=p.priority, rubric=p.rubric, series_id=p.series_id,
+            created_at=p.created_at, updated_at=p.updated_at, targets=[target_out(t, platforms) for t in ts],
+        ))
+    return out
+
+
+def _public_media(m: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in m.items() if k != "filename"}
+
+
+async def to_out(session: AsyncSession, workspace: Workspace, post: Post) -> PostOut:
+    return (await to_out_many(session, workspace, [post]))[0]
+
+
+async def _lock_editable(session: AsyncSession, post: Post, now: datetime) -> list[Target]:
+    """The post's targets, refusing with 409 once any has left draft/scheduled (a publisher claimed it)."""
+    targets = (await repo.targets_of(session, [post.id]))[post.id]
+    busy = [t for t in targets if t.status not in EDITABLE]
+    if busy:
+        states = sorted({t.status for t in busy})
+        if "publishing" in states:
+            raise Conflict("The post is already being published; it can no longer be edited or cancelled.")
+        raise Conflict(f"The post can no longer be edited: a target is {', '.join(states)}.")
+    # touch every target in one conditional statement: a claim that won the race shows as a short count
+    if await repo.set_targets(session, post.id, EDITABLE, updated_at=now) != len(targets):
+        raise Conflict("The post is already being published; it can no longer be edited or cancelled.")
+    return targets
+
+
+async def update(
+    session: AsyncSession, workspace: Workspace, post_id: str, data: PostUpdate, hub: ConnectorHub, *,
+    public_base: str, media_dir: Path, now: datetime | None = None,
+) -> Post:
+    now = now or utcnow()
+    post = await get(session, workspace, post_id)
+    targets = await _lock_editable(session, post, now)
+    fields = data.model_fields_set
+    if "text" in fields and data.text is not None:
+        post.text = data.text
+    if "media" in fields and data.media is not None:
+        post.media = await resolve_media(session, workspace, data.media, public_base, "media")
+    options = dict(post.options)
+    for key in ("text_format", "link", "link_preview", "silent", "kind"):
+        if key in fields and (getattr(data, key) is not None or key == "link"):
+            options[key] = getattr(data, key)
+    post.options = options
+    if data.priority is not None:
+        post.priority = data.priority
+    if "rubric" in fields:
+        post.rubric = data.rubric
+    channel_ids = [t.channel_id for t in targets]
+    if data.overrides is not None:
+        ov = await _overrides(session, workspace, data.overrides, channel_ids, public_base)
+        for t in targets:
+            t.overrides = ov.get(t.channel_id, {})
+    if "timezone" in fields:
+        post.timezone = data.timezone
+    if "scheduled_at" in fields:
+        post.scheduled_at = parse_schedule(data.scheduled_at, post.timezone, now)
+        post.order_at = post.scheduled_at or post.created_at
+        status = "scheduled" if post.scheduled_at is not None else "draft"
+        for t in targets:
+            t.status, t.next_attempt_at = status, post.scheduled_at
+    channels = await load_channels(session, workspace, channel_ids)
+    validate_content(post, channels, {t.channel_id: t.overrides for t in targets}, hub, media_dir)
+    post.updated_at = now
+    await session.flush()
+    return post
+
+
+async def cancel(session: AsyncSession, workspace: Workspace, post_id: str, now: datetime | None = None) -> Post:
+    now = now or utcnow()
+    post = await get(session, workspace, post_id)
+    targets = (await repo.targets_of(session, [post.id]))[post.id]
+    if any(t.status == "publishing" for t in targets):
+        raise Conflict("The post is already being published; it can no longer be cancelled.")
+    cancellable = ("draft", "scheduled", "failed", "needs_check")
+    wanted = sum(1 for t in targets if t.status in cancellable)
+    if wanted == 0:
+        states = ", ".join(sorted({t.status for t in targets}))
+        raise Conflict(f"Nothing left to cancel: the post is {states}.")
+    if await repo.set_targets(session, post.id, cancellable, status="cancelled", next_attempt_at=None,
+                              updated_at=now) != wanted:
+        raise Conflict("The post is already being published; it can no longer be cancelled.")
+    post.cancelled_at = now
+    post.updated_at = now
+    await session.flush()
+    return post
+
+
+async def retry(session: AsyncSession, workspace: Workspace, post_id: str, now: datetime | None = None) -> Post:
+    """A person decided: send the failed or needs_check targets again, now."""
+    now = now or utcnow()
+    post = await get(session, workspace, post_id)
+    count = await repo.set_targets(
+        session, post.id, ("failed", "needs_check"), status="scheduled", next_attempt_at=now, attempts=0,
+        last_error=None, error_code=None, checkpoint={}, lease_owner=None, lease_expires_at=None, updated_at=now,
+    )
+    if count == 0:
+        raise Conflict("Nothing to retry: only failed or needs_check targets can be retried.")
+    post.updated_at = now
+    await session.flush()
+    return post

@@ -1,0 +1,93 @@
+"""Secrets: the Fernet key that encrypts channel credentials, and API-key hashing."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken
+
+from app.config import Settings
+
+log = logging.getLogger(__name__)
+
+API_KEY_PREFIX = "smm_"
+
+
+class SecretKeyError(RuntimeError):
+    """The configured secret key is unusable."""
+
+
+def new_secret_key() -> str:
+    return Fernet.generate_key().decode()
+
+
+def load_secret_key(settings: Settings) -> str:
+    """``SMM_SECRET_KEY`` if set, else the key generated once into the data dir (with a warning)."""
+    if settings.secret_key:
+        key = settings.secret_key.strip()
+    else:
+        path = settings.data_dir / "secret.key"
+        if path.exists():
+            key = path.read_text().strip()
+        else:
+            key = new_secret_key()
+            _write_private(path, key)
+            log.warning(
+                "security.secret_key.generated: SMM_SECRET_KEY is not set; generated one into %s. "
+                "Back it up: channel credentials cannot be decrypted without it.",
+                path,
+            )
+    try:
+        Fernet(key.encode())
+    except (ValueError, TypeError) as exc:
+        raise SecretKeyError(
+            "SMM_SECRET_KEY is not a valid Fernet key (urlsafe base64 of 32 bytes); "
+            "`smm secret-key` prints a new one."
+        ) from exc
+    return key
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text + "\n")
+
+
+class CredentialBox:
+    """Encrypts and decrypts a channel's credentials (a dict of strings) with Fernet."""
+
+    def __init__(self, key: str) -> None:
+        self._fernet = Fernet(key.encode())
+        self._mac_key = hashlib.sha256(b"smm-mac:" + key.encode()).digest()
+
+    def seal(self, values: dict[str, str]) -> str:
+        return self._fernet.encrypt(json.dumps(values, sort_keys=True).encode()).decode()
+
+    def open(self, token: str) -> dict[str, str]:
+        try:
+            data: dict[str, str] = json.loads(self._fernet.decrypt(token.encode()))
+        except InvalidToken as exc:
+            raise SecretKeyError("channel credentials cannot be decrypted: was SMM_SECRET_KEY changed?") from exc
+        return data
+
+    def sign(self, payload: bytes) -> str:
+        """A short MAC for tamper-evident values (list cursors, CSRF tokens)."""
+        return hmac.new(self._mac_key, payload, hashlib.sha256).hexdigest()[:32]
+
+    def verify(self, payload: bytes, signature: str) -> bool:
+        return hmac.compare_digest(self.sign(payload), signature)
+
+
+def new_api_key() -> str:
+    return API_KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_api_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
