@@ -23,6 +23,7 @@ from app.media.endpoints import router as media_router
 from app.migrate import upgrade_to_head
 from app.platforms import ConnectorHub
 from app.posts.endpoints import router as posts_router
+from app.scheduler import PublisherRunner
 from app.security import CredentialBox, load_secret_key
 from app.workspaces import service as workspaces
 
@@ -117,11 +118,9 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = True, 
             app.state.hub = ConnectorHub(settings, client)
             runner = None
             if run_scheduler:
-                from app.scheduler import PublisherRunner
-
                 runner = PublisherRunner(settings, app.state.sessionmaker, app.state.hub, app.state.box, "serve")
-                app.state.notify_schedule_changed = runner.notify
                 await runner.start()
+            app.state.runner = runner
             try:
                 yield
             finally:
@@ -132,7 +131,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = True, 
     app = FastAPI(title="smm-scheduler", version="0.1.0", lifespan=lifespan,
                   description="A content calendar that publishes itself.")
     app.state.settings = settings
-    app.state.notify_schedule_changed = None
+    app.state.runner = None
     install_error_handlers(app)
 
     api = APIRouter(prefix="/api/v1")
@@ -174,5 +173,5 @@ def _include_optional(api: APIRouter) -> None:
 
 
 def _mount_web(app: FastAPI) -> None:
-    if (web := optional_module("app.web")) is not None:
+    if (web := optional_module("app.web")) is not None and hasattr(web, "mount"):
         web.mount(app)

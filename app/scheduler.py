@@ -1,19 +1,261 @@
-"""Placeholder: the publisher runner lands with the publisher issue."""
+"""APScheduler wiring: the clock of the publisher. The database is the truth; the scheduler only decides when
+to look.
+
+Jobs: a date job armed for the next due time (re-armed whenever posts change: ``notify()``), a safety tick,
+the lease sweeper, the heartbeat (which also renews the leases of in-flight sends), and the periodic jobs of
+other capabilities (recurring series, engagement sync). One dispatch loop claims due targets and runs each send
+as a task, at most ``SMM_DISPATCH_CONCURRENCY`` at once.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
+import secrets
+import socket
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.config import Settings
+from app.db import session_scope
+from app.models import Worker
+from app.platforms import ConnectorHub
+from app.publishing import repository as repo
+from app.publishing.engine import Publisher
+from app.security import CredentialBox
+from app.timeutil import utcnow
+
+log = logging.getLogger("smm.scheduler")
+
+NOTIFY_CHANNEL = "smm_schedule"
+SWEEP_INTERVAL_S = 5.0
+
+PeriodicJob = Callable[[], Awaitable[object]]
+_periodic: list[tuple[str, Callable[[Settings], float], Callable[[PublisherRunner], PeriodicJob]]] = []
+
+
+def register_periodic(
+    job_id: str, interval: Callable[[Settings], float], factory: Callable[[PublisherRunner], PeriodicJob]
+) -> None:
+    """Let another capability add a periodic job (e.g. series materialisation) to every runner."""
+    if all(existing != job_id for existing, _, _ in _periodic):
+        _periodic.append((job_id, interval, factory))
 
 
 class PublisherRunner:
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        pass
+    """The scheduler + dispatcher of one process (``smm serve`` or ``smm worker``)."""
 
-    def notify(self) -> None:
-        pass
+    def __init__(
+        self,
+        settings: Settings,
+        maker: async_sessionmaker[AsyncSession],
+        hub: ConnectorHub,
+        box: CredentialBox,
+        kind: str,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.settings, self.maker, self.hub, self.box, self.kind, self.clock = settings, maker, hub, box, kind, clock
+        self.owner = f"{socket.gethostname()[:40]}-{os.getpid()}-{secrets.token_hex(3)}"
+        self.worker = Worker(
+            id=self.owner, hostname=socket.gethostname()[:200], pid=os.getpid(), kind=kind, started_at=clock()
+        )
+        self.publisher = Publisher(settings, maker, hub, box, self.owner, clock)
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self.inflight: dict[str, asyncio.Task[object]] = {}
+        self.stopping = False
+        self._wake = asyncio.Event()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._listener: object | None = None
+        self._armed_for: datetime | None = None
+
+    # life cycle ---------------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        pass
+        await self.heartbeat()
+        s = self.settings
+        common = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
+        self.scheduler.add_job(self._tick, "interval", seconds=s.safety_tick, id="safety-tick", **common)
+        self.scheduler.add_job(self.sweep, "interval", seconds=SWEEP_INTERVAL_S, id="sweeper", **common)
+        self.scheduler.add_job(
+            self.heartbeat, "interval", seconds=max(1.0, min(10.0, s.claim_lease / 3)), id="heartbeat", **common
+        )
+        for job_id, interval, factory in _periodic:
+            self.scheduler.add_job(
+                factory(self),
+                "interval",
+                seconds=interval(s),
+                id=job_id,
+                next_run_time=datetime.now(UTC) + timedelta(seconds=1),
+                **common,
+            )
+        self.scheduler.start()
+        self._loop_task = asyncio.create_task(self._dispatch_loop(), name="smm-dispatch")
+        await self._listen()
+        await self.sweep()
+        self.notify()
+        log.info("scheduler.started", extra={"owner": self.owner})
 
     async def stop(self) -> None:
-        pass
+        """Stop claiming; let in-flight sends finish for ``SMM_SHUTDOWN_GRACE`` s; release the rest."""
+        self.stopping = True
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            await asyncio.gather(self._loop_task, return_exceptions=True)
+        await self._unlisten()
+        pending = list(self.inflight.values())
+        if pending:
+            await asyncio.wait(pending, timeout=self.settings.shutdown_grace)
+        leftover = [tid for tid, task in self.inflight.items() if not task.done()]
+        for tid in leftover:
+            self.inflight[tid].cancel()
+        if leftover:
+            await asyncio.gather(*(self.inflight[t] for t in leftover), return_exceptions=True)
+        async with session_scope(self.maker) as s:
+            await repo.release(s, self.owner, leftover, self.clock())
+            await repo.worker_stopped(s, self.owner, self.clock())
+        log.info("scheduler.stopped", extra={"owner": self.owner, "released": len(leftover)})
+
+    # waking -------------------------------------------------------------------------------------------
+
+    def notify(self) -> None:
+        """Due times changed (a post was created, moved or cancelled): look again now."""
+        self._wake.set()
+
+    async def _tick(self) -> None:
+        self.notify()
+
+    async def _dispatch_loop(self) -> None:
+        while not self.stopping:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self.dispatch_once()
+            except Exception:  # the database may be briefly unavailable; the tick brings us back
+                log.exception("scheduler.dispatch.error")
+                await asyncio.sleep(1.0)
+
+    async def dispatch_once(self) -> int:
+        """Claim what is due (as many as there are free slots), start the sends, arm the timer."""
+        started = 0
+        now = self.clock()
+        async with session_scope(self.maker) as s:
+            await repo.mark_missed(s, now, self.settings.missed_grace)
+        while not self.stopping:
+            free = self.settings.dispatch_concurrency - len(self.inflight)
+            if free <= 0:
+                break
+            async with session_scope(self.maker) as s:
+                ids = await repo.claim_due(
+                    s,
+                    now=self.clock(),
+                    owner=self.owner,
+                    lease=self.settings.claim_lease,
+                    limit=min(free, self.settings.dispatch_batch),
+                )
+            if not ids:
+                break
+            async with session_scope(self.maker) as s:
+                jobs = await repo.load_jobs(s, ids)
+            for job in jobs:
+                self._spawn(job.target_id, self.publisher.run(job))
+            started += len(jobs)
+        await self._arm()
+        return started
+
+    def _spawn(self, target_id: str, coro: Awaitable[object]) -> None:
+        async def runner() -> object:
+            try:
+                return await coro
+            except Exception:
+                log.exception("scheduler.send.error", extra={"target": target_id})
+                return None
+            finally:
+                self.inflight.pop(target_id, None)
+                self.notify()  # a slot and perhaps a channel freed up
+
+        self.inflight[target_id] = asyncio.create_task(runner(), name=f"smm-send-{target_id}")
+
+    async def _arm(self) -> None:
+        async with session_scope(self.maker) as s:
+            due = await repo.next_due(s, self.clock())
+        if due is None or due == self._armed_for or self.stopping:
+            return
+        self._armed_for = due
+        # the wall clock decides "due"; a millisecond of slack keeps the timer from firing a hair early
+        self.scheduler.add_job(
+            self._tick,
+            "date",
+            run_date=due + timedelta(milliseconds=1),
+            id="next-due",
+            replace_existing=True,
+            misfire_grace_time=None,
+        )
+
+    # recovery and liveness ----------------------------------------------------------------------------
+
+    async def sweep(self) -> int:
+        """Settle targets whose lease expired (a dead worker's, or an unknown outcome to check again)."""
+        if self.stopping:
+            return 0
+        now = self.clock()
+        async with session_scope(self.maker) as s:
+            expired = await repo.expired_leases(s, now)
+        taken = 0
+        for target_id, old_owner in expired:
+            if target_id in self.inflight or len(self.inflight) >= self.settings.dispatch_concurrency:
+                continue
+            async with session_scope(self.maker) as s:
+                ok = await repo.take_over(s, target_id, old_owner, self.owner, now, self.settings.claim_lease)
+            if ok:
+                taken += 1
+                log.info("scheduler.lease.recovered", extra={"target": target_id, "from": old_owner})
+                self._spawn(target_id, self.publisher.reconcile(target_id))
+        return taken
+
+    async def heartbeat(self) -> None:
+        now = self.clock()
+        async with session_scope(self.maker) as s:
+            await repo.heartbeat(s, self.worker, now)
+            await repo.renew_leases(s, self.owner, list(self.inflight), now, self.settings.claim_lease)
+
+    # cross-process wake-ups (PostgreSQL LISTEN/NOTIFY) ------------------------------------------------
+
+    async def _listen(self) -> None:
+        url = make_url(self.settings.effective_database_url)
+        if not url.drivername.startswith("postgresql"):
+            return
+        try:
+            import asyncpg
+
+            conn = await asyncpg.connect(url.set(drivername="postgresql").render_as_string(hide_password=False))
+            await conn.add_listener(NOTIFY_CHANNEL, lambda *_: self.notify())
+            self._listener = conn
+        except Exception:  # without it the safety tick still finds everything, a little later
+            log.warning("scheduler.listen.unavailable", exc_info=True)
+
+    async def _unlisten(self) -> None:
+        conn, self._listener = self._listener, None
+        if conn is not None:
+            try:
+                await conn.close()  # type: ignore[attr-defined]
+            except Exception:
+                log.debug("scheduler.listen.close_failed", exc_info=True)
+
+
+async def schedule_changed(app: Any) -> None:
+    """Due times changed: wake this process's scheduler, and (PostgreSQL) every worker via NOTIFY."""
+    runner: PublisherRunner | None = app.state.runner
+    if runner is not None:
+        runner.notify()
+    if app.state.engine.dialect.name == "postgresql":
+        async with app.state.engine.begin() as conn:
+            await conn.execute(text("SELECT pg_notify(:c, '')"), {"c": NOTIFY_CHANNEL})

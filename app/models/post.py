@@ -48,7 +48,8 @@ class Target(IdMixin, TimestampMixin, Base):
     channel_id: Mapped[str] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(String(20), default="draft")
     overrides: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # sends made (every try, including status polls)
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # transient failures in a row: back-off and budget
     next_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
     lease_owner: Mapped[str | None] = mapped_column(String(64), default=None)
     lease_expires_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -272,7 +272,7 @@ async def retry(session: AsyncSession, workspace: Workspace, post_id: str, now: 
     now = now or utcnow()
     post = await get(session, workspace, post_id)
     count = await repo.set_targets(
-        session, post.id, ("failed", "needs_check"), status="scheduled", next_attempt_at=now, attempts=0,
+        session, post.id, ("failed", "needs_check"), status="scheduled", next_attempt_at=now, failures=0,
         last_error=None, error_code=None, checkpoint={}, lease_owner=None, lease_expires_at=None, updated_at=now,
     )
     if count == 0:

@@ -1,0 +1,380 @@
+"""Publishing one target: send through its connector, classify the outcome by error type, write it down.
+
+The outcome of every send is committed at once. Unknown outcomes are never guessed: the target stays
+``publishing`` with a short lease and the recovery path asks the platform (``find_published``); where the
+platform cannot tell, the target becomes ``needs_check`` for a person.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.config import Settings
+from app.db import session_scope
+from app.platforms import ConnectorHub
+from app.posts.content import build_content
+from app.publishing import repository as repo
+from app.publishing.repository import Job
+from app.security import CredentialBox
+from connectors.base import Credentials, PostContent, Published
+from connectors.errors import (
+    AuthError,
+    ChannelMovedError,
+    ConnectorError,
+    OutcomeUnknownError,
+    PermanentError,
+    PublishPending,
+    RateLimitedError,
+    TransientError,
+)
+
+log = logging.getLogger("smm.publish")
+
+LATE_THRESHOLD_S = 60.0  # a first send this long after its time counts as "late" (published after a downtime)
+RECONCILE_SKEW = timedelta(minutes=2)
+UNKNOWN_RECHECK_S = 5.0  # an unknown outcome is reconciled this soon
+NEEDS_CHECK_NOTE = (
+    "{platform} cannot tell whether this was published: the connection was lost after the request was sent. "
+    "Check the channel; press Retry only if the post is missing there."
+)
+
+
+def idempotency_key(target_id: str) -> str:
+    """The stable key a platform sees on every try of one target (VK ``guid``)."""
+    return f"smm-{target_id}"
+
+
+@dataclass
+class Outcome:
+    kind: str  # published | retry | rate_limited | pending | failed | unknown | moved
+    message: str | None = None
+    error_class: str | None = None
+    response: str | None = None
+
+
+class Publisher:
+    """Sends claimed targets and settles them. Shared by every dispatcher in one process."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        maker: async_sessionmaker[AsyncSession],
+        hub: ConnectorHub,
+        box: CredentialBox,
+        owner: str,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.settings, self.maker, self.hub, self.box, self.owner, self.clock = (
+            settings,
+            maker,
+            hub,
+            box,
+            owner,
+            clock,
+        )
+
+    def content(self, job: Job) -> PostContent:
+        return build_content(job.text, job.media, job.options, job.overrides, self.settings.media_dir)
+
+    async def run(self, job: Job) -> str:
+        """Send one claimed target and settle it; returns the outcome kind."""
+        started = self.clock()
+        async with session_scope(self.maker) as s:
+            if not await repo.mark_sending(s, job.target_id, self.owner, started):
+                return "lost_lease"
+        connector = self.hub.get(job.platform, job.sandbox)
+        creds = Credentials(self.box.open(job.credentials_sealed))
+        content = self.content(job)
+        try:
+            published = await connector.publish(content, creds, idempotency_key(job.target_id), job.checkpoint)
+        except PublishPending as exc:
+            await self._reschedule(
+                job, started, exc.retry_after, "pending", exc, checkpoint=exc.checkpoint, count_failure=False
+            )
+            return "pending"
+        except ChannelMovedError as exc:
+            await self._moved(job, started, creds, exc)
+            return "moved"
+        except RateLimitedError as exc:
+            await self._rate_limited(job, started, exc)
+            return "rate_limited"
+        except OutcomeUnknownError as exc:
+            return await self._unknown(job, started, exc)
+        except TransientError as exc:
+            if exc.maybe_sent:
+                return await self._unknown(job, started, exc)
+            return await self._transient(job, started, exc)
+        except AuthError as exc:
+            await self._fail(job, started, exc, auth=True)
+            return "failed"
+        except PermanentError as exc:
+            await self._fail(job, started, exc)
+            return "failed"
+        except ConnectorError as exc:  # an error class we do not know: treat as transient, bounded by the budget
+            return await self._transient(job, started, exc)
+        except Exception as exc:  # a bug in a connector must not wedge the target
+            log.exception("publish.target.crashed", extra={"target": job.target_id})
+            return await self._transient(job, started, ConnectorError(f"internal error: {type(exc).__name__}"))
+        await self._published(job, started, published)
+        return "published"
+
+    # outcomes -----------------------------------------------------------------------------------------
+
+    async def _published(self, job: Job, started: datetime, published: Published, note: str | None = None) -> None:
+        now = self.clock()
+        accepted = published.published_at or now
+        late_by = None if job.scheduled_at is None else max(0.0, (accepted - job.scheduled_at).total_seconds())
+        # "late" = the first send happened well after its time: published after a downtime, within the grace
+        late = (
+            job.attempts == 0
+            and job.next_attempt_at is not None
+            and (started - job.next_attempt_at).total_seconds() > LATE_THRESHOLD_S
+        )
+        values: dict[str, Any] = dict(
+            status="published",
+            external_id=published.external_id,
+            url=published.url,
+            published_at=accepted,
+            late_by_s=late_by,
+            late=late,
+            last_error=None,
+            error_code=None,
+            updated_at=now,
+        )
+        async with session_scope(self.maker) as s:
+            if not await repo.settle(s, job.target_id, self.owner, **values):
+                await repo.force_published(s, job.target_id, attempts=job.attempts + 1, **values)
+            repo.add_attempt(s, job.target_id, self.owner, started, now, "published", message=note)
+        log.info("publish.target.published", extra={"target": job.target_id, "platform": job.platform})
+
+    async def _fail(self, job: Job, started: datetime, exc: ConnectorError, auth: bool = False) -> None:
+        now = self.clock()
+        async with session_scope(self.maker) as s:
+            await repo.settle(
+                s,
+                job.target_id,
+                self.owner,
+                status="failed",
+                last_error=exc.message,
+                error_code=str(exc.code) if exc.code is not None else type(exc).__name__,
+                updated_at=now,
+            )
+            repo.add_attempt(
+                s, job.target_id, self.owner, started, now, "failed", type(exc).__name__, exc.message, exc.response
+            )
+            if auth:
+                await repo.set_channel_status(s, job.channel_id, "needs_reauth", exc.message)
+        log.warning("publish.target.failed", extra={"target": job.target_id, "error": type(exc).__name__})
+
+    async def _reschedule(
+        self,
+        job: Job,
+        started: datetime,
+        delay: float,
+        outcome: str,
+        exc: ConnectorError,
+        *,
+        checkpoint: dict[str, Any] | None = None,
+        count_failure: bool = True,
+    ) -> None:
+        now = self.clock()
+        values: dict[str, Any] = dict(
+            status="scheduled",
+            next_attempt_at=now + timedelta(seconds=delay),
+            updated_at=now,
+            last_error=None if outcome == "pending" else exc.message,
+            error_code=None if exc.code is None else str(exc.code),
+        )
+        if checkpoint is not None:
+            values["checkpoint"] = checkpoint
+        if count_failure:
+            values["failures"] = job.failures + 1
+        async with session_scope(self.maker) as s:
+            await repo.settle(s, job.target_id, self.owner, **values)
+            repo.add_attempt(
+                s, job.target_id, self.owner, started, now, outcome, type(exc).__name__, exc.message, exc.response
+            )
+
+    async def _rate_limited(self, job: Job, started: datetime, exc: RateLimitedError) -> None:
+        delay = exc.retry_after + random.uniform(0, min(1.0, exc.retry_after * 0.1))  # never earlier
+        if self._out_of_time(job, delay):
+            await self._fail(
+                job,
+                started,
+                PermanentError(f"gave up: the platform kept asking to wait ({exc.message})", code=exc.code),
+            )
+            return
+        await self._reschedule(job, started, delay, "rate_limited", exc, count_failure=False)
+        async with session_scope(self.maker) as s:
+            await repo.hold_channel(s, job.channel_id, self.clock() + timedelta(seconds=delay))
+
+    def _out_of_time(self, job: Job, delay: float) -> bool:
+        first = job.scheduled_at or job.next_attempt_at or self.clock()
+        return (self.clock() + timedelta(seconds=delay) - first).total_seconds() > self.settings.retry_max_age
+
+    def backoff(self, failures: int) -> float:
+        """Exponential back-off with full jitter, capped."""
+        cap = min(self.settings.retry_max_delay, self.settings.retry_base_delay * (2 ** max(failures - 1, 0)))
+        return random.uniform(cap / 2, cap)
+
+    async def _transient(self, job: Job, started: datetime, exc: ConnectorError) -> str:
+        failures = job.failures + 1
+        delay = self.backoff(failures)
+        if failures >= self.settings.max_attempts or self._out_of_time(job, delay):
+            await self._fail(
+                job,
+                started,
+                PermanentError(
+                    f"gave up after {failures} failed attempts: {exc.message}", code=exc.code, response=exc.response
+                ),
+            )
+            return "failed"
+        await self._reschedule(job, started, delay, "retry", exc)
+        return "retry"
+
+    async def _moved(self, job: Job, started: datetime, creds: Credentials, exc: ChannelMovedError) -> None:
+        now = self.clock()
+        values = dict(creds.values)
+        chat_key = "chat_id" if "chat_id" in values else next(iter(values))
+        values[chat_key] = exc.new_chat_id
+        async with session_scope(self.maker) as s:
+            await repo.move_channel(s, job.channel_id, self.box.seal(values))
+            await repo.settle(s, job.target_id, self.owner, status="scheduled", next_attempt_at=now, updated_at=now)
+            repo.add_attempt(
+                s,
+                job.target_id,
+                self.owner,
+                started,
+                now,
+                "moved",
+                type(exc).__name__,
+                f"{exc.message} (chat moved to {exc.new_chat_id}; the channel was updated and the post is sent again)",
+            )
+
+    async def _unknown(self, job: Job, started: datetime, exc: ConnectorError) -> str:
+        """The request left but no answer came: keep it ``publishing`` and reconcile right away."""
+        now = self.clock()
+        async with session_scope(self.maker) as s:
+            repo.add_attempt(
+                s, job.target_id, self.owner, started, now, "unknown", type(exc).__name__, exc.message, exc.response
+            )
+            await repo.settle(
+                s,
+                job.target_id,
+                self.owner,
+                count_attempt=True,
+                status="publishing",
+                lease_owner=self.owner,
+                lease_expires_at=now + timedelta(seconds=self.settings.claim_lease),
+                last_error=exc.message,
+                updated_at=now,
+            )
+        return await self.reconcile(job.target_id, cause=exc)
+
+    # recovery -----------------------------------------------------------------------------------------
+
+    async def reconcile(self, target_id: str, cause: ConnectorError | None = None) -> str:
+        """Settle a target whose send may have happened (we hold its lease): ask the platform, never guess.
+
+        ``cause`` is the error of the send just made (it counts as a failure, with back-off, if the platform
+        proves nothing was published); without it (a dead worker's lease) a proven absence resends at once.
+        """
+        async with session_scope(self.maker) as s:
+            jobs = await repo.load_jobs(s, [target_id])
+        if not jobs:
+            return "gone"
+        job = jobs[0]
+        started = self.clock()
+        if job.send_started_at is None:  # the request never left: safe to queue again
+            async with session_scope(self.maker) as s:
+                await repo.settle(
+                    s,
+                    job.target_id,
+                    self.owner,
+                    count_attempt=False,
+                    status="scheduled",
+                    next_attempt_at=started,
+                    updated_at=started,
+                )
+            return "requeued"
+        connector = self.hub.get(job.platform, job.sandbox)
+        creds = Credentials(self.box.open(job.credentials_sealed))
+        since = job.send_started_at - RECONCILE_SKEW
+        try:
+            found = await connector.find_published(
+                creds, idempotency_key(job.target_id), since, self.content(job), job.checkpoint
+            )
+        except OutcomeUnknownError:
+            note = NEEDS_CHECK_NOTE.format(platform=job.platform.title())
+            async with session_scope(self.maker) as s:
+                await repo.settle(
+                    s,
+                    job.target_id,
+                    self.owner,
+                    count_attempt=False,
+                    status="needs_check",
+                    last_error=note,
+                    error_code="needs_check",
+                    updated_at=self.clock(),
+                )
+                repo.add_attempt(s, job.target_id, self.owner, started, self.clock(), "needs_check", None, note)
+            log.warning("publish.target.needs_check", extra={"target": job.target_id})
+            return "needs_check"
+        except ConnectorError as exc:  # could not ask now: ask again soon, still without resending
+            async with session_scope(self.maker) as s:
+                await repo.settle(
+                    s,
+                    job.target_id,
+                    self.owner,
+                    count_attempt=False,
+                    status="publishing",
+                    lease_owner=None,
+                    lease_expires_at=self.clock() + timedelta(seconds=UNKNOWN_RECHECK_S),
+                    last_error=f"checking whether it was published: {exc.message}",
+                )
+            return "recheck"
+        if found is not None:
+            await self._published(job, started, found, note="reconciled: the platform shows the post")
+            return "published"
+        # the platform proves it has nothing: send again (after a back-off if this send failed)
+        failures, delay = job.failures, 0.0
+        if cause is not None:
+            failures += 1
+            delay = self.backoff(failures)
+            if failures >= self.settings.max_attempts or self._out_of_time(job, delay):
+                await self._fail(
+                    job,
+                    started,
+                    PermanentError(f"gave up after {failures} failed attempts: {cause.message}", code=cause.code),
+                )
+                return "failed"
+        async with session_scope(self.maker) as s:
+            await repo.settle(
+                s,
+                job.target_id,
+                self.owner,
+                count_attempt=False,
+                status="scheduled",
+                next_attempt_at=self.clock() + timedelta(seconds=delay),
+                send_started_at=None,
+                failures=failures,
+                updated_at=self.clock(),
+            )
+            repo.add_attempt(
+                s,
+                job.target_id,
+                self.owner,
+                started,
+                self.clock(),
+                "reconciled",
+                None,
+                "the platform shows no such post: sending again",
+            )
+        return "resend"

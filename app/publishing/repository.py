@@ -1,0 +1,366 @@
+"""Every SQL statement of the publisher: claims, leases, settlement, recovery and counts.
+
+All state changes are conditional (``WHERE status = ... AND lease_owner = ...``) so that competing workers,
+the sweeper and a person editing a post can never both win.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, func, or_, select, text, update
+from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from app.models import Attempt, Channel, Post, Target, Worker
+
+ACTIVE = "active"
+
+
+@dataclass(frozen=True)
+class Job:
+    """Everything one send needs, read in one query after the claim."""
+
+    target_id: str
+    post_id: str
+    channel_id: str
+    platform: str
+    sandbox: bool
+    credentials_sealed: str
+    text: str
+    media: list[Any]
+    options: dict[str, Any]
+    overrides: dict[str, Any]
+    checkpoint: dict[str, Any]
+    attempts: int
+    failures: int
+    scheduled_at: datetime | None
+    next_attempt_at: datetime | None
+    send_started_at: datetime | None
+
+
+def _claimable(now: datetime) -> Any:
+    """A scheduled, due target whose channel is active and has nothing in flight."""
+    inflight = aliased(Target)
+    busy = select(inflight.id).where(inflight.channel_id == Channel.id, inflight.status == "publishing").exists()
+    return and_(Target.status == "scheduled", Target.next_attempt_at <= now, Channel.status == ACTIVE, ~busy)
+
+
+async def claim_due(session: AsyncSession, *, now: datetime, owner: str, lease: float, limit: int) -> list[str]:
+    """Claim up to ``limit`` due targets, at most one per channel, atomically; returns their ids.
+
+    PostgreSQL: lock candidate channels with ``FOR UPDATE SKIP LOCKED`` (so two workers never pick the same
+    channel), then move each one's earliest due target to ``publishing`` with a lease. SQLite: one
+    ``UPDATE ... RETURNING`` over a window query; SQLite runs one writer at a time, so it is atomic too.
+    """
+    expires = now + timedelta(seconds=lease)
+    values = {
+        "status": "publishing",
+        "lease_owner": owner,
+        "lease_expires_at": expires,
+        "updated_at": now,
+        "send_started_at": None,
+    }
+    if session.bind.dialect.name == "postgresql":  # type: ignore[union-attr]
+        due = (
+            select(Target.id)
+            .where(Target.channel_id == Channel.id, Target.status == "scheduled", Target.next_attempt_at <= now)
+            .exists()
+        )
+        busy = select(Target.id).where(Target.channel_id == Channel.id, Target.status == "publishing").exists()
+        channels = (
+            select(Channel.id)
+            .where(Channel.status == ACTIVE, due, ~busy)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        channel_ids = list((await session.execute(channels)).scalars())
+        if not channel_ids:
+            return []
+        first = (
+            select(Target.id)
+            .where(Target.channel_id.in_(channel_ids), Target.status == "scheduled", Target.next_attempt_at <= now)
+            .order_by(Target.channel_id, Target.next_attempt_at, Target.id)
+            .ext(distinct_on(Target.channel_id))
+        )
+        stmt = (
+            update(Target)
+            .where(Target.id.in_(first), Target.status == "scheduled")
+            .values(**values)
+            .returning(Target.id)
+        )
+        return list((await session.execute(stmt)).scalars())
+    ranked = (
+        select(
+            Target.id.label("id"),
+            func.row_number()
+            .over(partition_by=Target.channel_id, order_by=(Target.next_attempt_at, Target.id))
+            .label("rn"),
+            Target.next_attempt_at.label("due"),
+        )
+        .join(Channel, Channel.id == Target.channel_id)
+        .where(_claimable(now))
+        .subquery()
+    )
+    pick = select(ranked.c.id).where(ranked.c.rn == 1).order_by(ranked.c.due).limit(limit)
+    stmt = update(Target).where(Target.id.in_(pick), Target.status == "scheduled").values(**values).returning(Target.id)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def load_jobs(session: AsyncSession, target_ids: Sequence[str]) -> list[Job]:
+    if not target_ids:
+        return []
+    stmt = (
+        select(Target, Post, Channel)
+        .join(Post, Post.id == Target.post_id)
+        .join(Channel, Channel.id == Target.channel_id)
+        .where(Target.id.in_(target_ids))
+    )
+    jobs = []
+    for t, p, c in (await session.execute(stmt)).all():
+        jobs.append(
+            Job(
+                target_id=t.id,
+                post_id=p.id,
+                channel_id=c.id,
+                platform=c.platform,
+                sandbox=c.sandbox,
+                credentials_sealed=c.credentials_sealed,
+                text=p.text,
+                media=p.media,
+                options=p.options,
+                overrides=t.overrides,
+                checkpoint=t.checkpoint or {},
+                attempts=t.attempts,
+                failures=t.failures,
+                scheduled_at=p.scheduled_at,
+                next_attempt_at=t.next_attempt_at,
+                send_started_at=t.send_started_at,
+            )
+        )
+    return jobs
+
+
+async def mark_sending(session: AsyncSession, target_id: str, owner: str, now: datetime) -> bool:
+    """Record that the request is about to leave: from here on, a crash means 'outcome unknown'."""
+    result = await session.execute(
+        update(Target)
+        .where(Target.id == target_id, Target.lease_owner == owner, Target.status == "publishing")
+        .values(send_started_at=now)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def settle(
+    session: AsyncSession, target_id: str, owner: str, *, count_attempt: bool = True, **values: Any
+) -> bool:
+    """Write an outcome, only while we still hold the lease; ``count_attempt`` adds one to the attempts."""
+    if count_attempt:
+        values["attempts"] = Target.attempts + 1
+    values.setdefault("lease_owner", None)
+    values.setdefault("lease_expires_at", None)
+    result = await session.execute(
+        update(Target)
+        .where(Target.id == target_id, Target.lease_owner == owner, Target.status == "publishing")
+        .values(**values)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def force_published(session: AsyncSession, target_id: str, **values: Any) -> bool:
+    """A send we know succeeded, arriving after our lease was taken: the platform's word wins over a guess."""
+    result = await session.execute(
+        update(Target)
+        .where(Target.id == target_id, Target.status.in_(("publishing", "needs_check", "scheduled")))
+        .values(lease_owner=None, lease_expires_at=None, **values)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def add_attempt(
+    session: AsyncSession,
+    target_id: str,
+    owner: str,
+    started: datetime,
+    finished: datetime,
+    outcome: str,
+    error_class: str | None = None,
+    message: str | None = None,
+    response: str | None = None,
+) -> None:
+    session.add(
+        Attempt(
+            target_id=target_id,
+            worker=owner,
+            started_at=started,
+            finished_at=finished,
+            outcome=outcome,
+            error_class=error_class,
+            message=message,
+            response=response,
+        )
+    )
+
+
+async def hold_channel(session: AsyncSession, channel_id: str, until: datetime) -> None:
+    """Push the channel's other scheduled targets to ``until`` (a platform rate limit covers them all)."""
+    await session.execute(
+        update(Target)
+        .where(Target.channel_id == channel_id, Target.status == "scheduled", Target.next_attempt_at < until)
+        .values(next_attempt_at=until)
+    )
+
+
+async def set_channel_status(session: AsyncSession, channel_id: str, status: str, reason: str | None) -> None:
+    await session.execute(update(Channel).where(Channel.id == channel_id).values(status=status, status_reason=reason))
+
+
+async def move_channel(session: AsyncSession, channel_id: str, sealed: str) -> None:
+    await session.execute(update(Channel).where(Channel.id == channel_id).values(credentials_sealed=sealed))
+
+
+async def mark_missed(session: AsyncSession, now: datetime, grace: float) -> int:
+    """Targets that fell due more than ``grace`` seconds ago without ever being tried: failed as ``missed``."""
+    cutoff = now - timedelta(seconds=grace)
+    result = await session.execute(
+        update(Target)
+        .where(Target.status == "scheduled", Target.attempts == 0, Target.next_attempt_at < cutoff)
+        .values(
+            status="failed",
+            error_code="missed",
+            updated_at=now,
+            last_error=f"missed: the service was not running at the scheduled time and it is more than "
+            f"{int(grace)} s late (SMM_MISSED_GRACE), so it was not published late.",
+        )
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def next_due(session: AsyncSession, now: datetime) -> datetime | None:
+    """The earliest future due time (past-due ones are claimed now or retried by the safety tick)."""
+    stmt = select(func.min(Target.next_attempt_at)).where(Target.status == "scheduled", Target.next_attempt_at > now)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def has_due(session: AsyncSession, now: datetime) -> bool:
+    stmt = select(Target.id).join(Channel, Channel.id == Target.channel_id).where(_claimable(now)).limit(1)
+    return (await session.execute(stmt)).first() is not None
+
+
+async def expired_leases(session: AsyncSession, now: datetime, limit: int = 100) -> list[tuple[str, str | None]]:
+    stmt = (
+        select(Target.id, Target.lease_owner)
+        .where(Target.status == "publishing", or_(Target.lease_expires_at.is_(None), Target.lease_expires_at < now))
+        .order_by(Target.lease_expires_at)
+        .limit(limit)
+    )
+    return [(tid, owner) for tid, owner in (await session.execute(stmt)).all()]
+
+
+async def take_over(
+    session: AsyncSession, target_id: str, old_owner: str | None, owner: str, now: datetime, lease: float
+) -> bool:
+    """Take an expired lease (for recovery); the old owner's late settle will then find nothing to update."""
+    cond = [
+        Target.id == target_id,
+        Target.status == "publishing",
+        or_(Target.lease_expires_at.is_(None), Target.lease_expires_at < now),
+    ]
+    cond.append(Target.lease_owner == old_owner if old_owner is not None else Target.lease_owner.is_(None))
+    result = await session.execute(
+        update(Target).where(*cond).values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=lease))
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def renew_leases(
+    session: AsyncSession, owner: str, target_ids: Sequence[str], now: datetime, lease: float
+) -> None:
+    if not target_ids:
+        return
+    await session.execute(
+        update(Target)
+        .where(Target.id.in_(target_ids), Target.lease_owner == owner, Target.status == "publishing")
+        .values(lease_expires_at=now + timedelta(seconds=lease))
+    )
+
+
+async def release(session: AsyncSession, owner: str, target_ids: Sequence[str], now: datetime) -> None:
+    """On shutdown: unsent claims go back to the queue; sent ones are left for recovery (lease ends now)."""
+    if not target_ids:
+        return
+    await session.execute(
+        update(Target)
+        .where(
+            Target.id.in_(target_ids),
+            Target.lease_owner == owner,
+            Target.status == "publishing",
+            Target.send_started_at.is_(None),
+        )
+        .values(status="scheduled", lease_owner=None, lease_expires_at=None)
+    )
+    await session.execute(
+        update(Target)
+        .where(Target.id.in_(target_ids), Target.lease_owner == owner, Target.status == "publishing")
+        .values(lease_expires_at=now)
+    )
+
+
+async def heartbeat(session: AsyncSession, worker: Worker, now: datetime) -> None:
+    existing = await session.get(Worker, worker.id)
+    if existing is None:
+        session.add(
+            Worker(
+                id=worker.id,
+                hostname=worker.hostname,
+                pid=worker.pid,
+                kind=worker.kind,
+                started_at=worker.started_at,
+                heartbeat_at=now,
+            )
+        )
+    else:
+        existing.heartbeat_at = now
+        existing.stopped_at = None
+
+
+async def worker_stopped(session: AsyncSession, worker_id: str, now: datetime) -> None:
+    await session.execute(update(Worker).where(Worker.id == worker_id).values(stopped_at=now, heartbeat_at=now))
+
+
+async def status_counts(session: AsyncSession, workspace_id: str, now: datetime) -> dict[str, int]:
+    base = (
+        select(func.count())
+        .select_from(Target)
+        .join(Post, Post.id == Target.post_id)
+        .where(Post.workspace_id == workspace_id)
+    )
+    queries = {
+        "due": base.where(Target.status == "scheduled", Target.next_attempt_at <= now),
+        "scheduled": base.where(Target.status == "scheduled", Target.next_attempt_at > now),
+        "in_flight": base.where(Target.status == "publishing"),
+        "late": base.where(Target.status == "published", Target.late.is_(True)),
+        "published": base.where(Target.status == "published"),
+        "failed": base.where(Target.status == "failed"),
+        "missed": base.where(Target.status == "failed", Target.error_code == "missed"),
+        "needs_check": base.where(Target.status == "needs_check"),
+        "held": base.where(
+            Target.status == "scheduled",
+            exists().where(Channel.id == Target.channel_id, Channel.status != ACTIVE),
+        ),
+    }
+    return {k: int((await session.execute(q)).scalar_one()) for k, q in queries.items()}
+
+
+async def workers(session: AsyncSession, since: datetime) -> list[Worker]:
+    stmt = select(Worker).where(Worker.heartbeat_at >= since, Worker.stopped_at.is_(None)).order_by(Worker.started_at)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def pg_notify(session: AsyncSession, channel: str) -> None:
+    if session.bind.dialect.name == "postgresql":  # type: ignore[union-attr]
+        await session.execute(text("SELECT pg_notify(:c, '')"), {"c": channel})

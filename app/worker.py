@@ -1,0 +1,56 @@
+"""``smm worker``: the scheduler/publisher alone, no HTTP. Waits for the schema, stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+import httpx
+
+from app.config import Settings
+from app.db import make_engine, make_sessionmaker
+from app.migrate import schema_at_head
+from app.platforms import ConnectorHub
+from app.scheduler import PublisherRunner
+from app.security import CredentialBox, load_secret_key
+
+log = logging.getLogger("smm.worker")
+
+
+async def wait_for_schema(settings: Settings, engine: object, poll: float = 2.0) -> None:
+    announced = False
+    while True:
+        try:
+            if await schema_at_head(engine):  # type: ignore[arg-type]
+                return
+        except Exception as exc:  # database not reachable yet
+            if not announced:
+                log.warning("worker.waiting_for_database: %s", str(exc)[:200])
+                announced = True
+        else:
+            if not announced:
+                log.warning("worker.waiting_for_schema: run `smm migrate` or start `smm serve`")
+                announced = True
+        await asyncio.sleep(poll)
+
+
+async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Run until SIGTERM/SIGINT (or ``stop`` is set)."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):
+            pass
+    box = CredentialBox(load_secret_key(settings))
+    engine = make_engine(settings)
+    await wait_for_schema(settings, engine)
+    async with httpx.AsyncClient(timeout=settings.http_timeout) as client:
+        runner = PublisherRunner(settings, make_sessionmaker(engine), ConnectorHub(settings, client), box, "worker")
+        await runner.start()
+        log.info("worker.started owner=%s", runner.owner)
+        await stop.wait()
+        await runner.stop()
+    await engine.dispose()
