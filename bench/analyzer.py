@@ -1,0 +1,473 @@
+"""Benchmark of the best-time analyzer (analyzer.md, "How to measure it").
+
+Run from the repository root:  .venv/bin/python -m bench.analyzer [--quick]
+
+1. Synthetic ground truth with selection bias at 30/100/300/1000 posts: normalised regret@5, recall@5, Spearman,
+   80%-interval coverage for the model and the baselines B0 (mean raw interactions per local hour) and B1 (mean
+   outcome per weekday×hour cell); flat-truth false-positive rate of ``effect_detected``; detection power.
+2. Real past → future on the Thai Facebook sellers CSV: lift@5 with a bootstrap interval over weeks, skill.
+3. Fit time for 1,000,000 history rows.
+
+Writes its block between ``<!-- analyzer:start -->`` and ``<!-- analyzer:end -->`` in bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # small (≈200²) solves: threads only add latency
+
+import argparse
+import csv
+import platform
+import re
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from scipy import stats
+
+from app.analytics.grid import local_cells, local_weekday_hour
+from app.analytics.model import Fit, History, fit
+from app.analytics.outcome import as_float, interactions, outcomes
+from app.analytics.synthetic import Channel, make_channel
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "RESULTS.md"
+CSV_PATH = Path("/work/shared/data/facebook_live_sellers_thailand.csv")
+START, END = "<!-- analyzer:start -->", "<!-- analyzer:end -->"
+SIZES = (30, 100, 300, 1000)
+TOP_K = 5
+Z80 = 1.2815515655446004
+BENCH_SEED = 20_240_601  # evaluation seeds; model tuning used seeds from 500_000 (see tune_seed_base)
+MIN_AGE_DAYS = 3.0
+
+
+# ----------------------------------------------------------------------------- baselines
+
+
+def _prepared(h: History, now: datetime) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """(unix seconds, raw interactions, outcome) of the posts every method may use (old enough, outcome known)."""
+    t = np.asarray(h.posted_at, dtype=np.float64)
+    n = t.size
+    cols = [as_float(getattr(h, k), n) for k in ("likes", "comments", "shares", "reach", "followers")]
+    y, _ = outcomes(t, *cols)
+    inter = interactions(cols[0], cols[1], cols[2])
+    ok = ~np.isnan(y) & ((now.timestamp() - t) / 86_400 >= MIN_AGE_DAYS)
+    return t[ok], inter[ok], y[ok]
+
+
+def baseline_b0(t: FloatArray, inter: FloatArray, tz: str) -> FloatArray:
+    """B0: mean raw interactions per local hour of day (weekday mean as a tie-break); unseen hours = overall mean."""
+    wd, hr = local_weekday_hour(t, tz)
+    overall = float(inter.mean())
+    cnt_h = np.bincount(hr, minlength=24)
+    mean_h = np.where(cnt_h > 0, np.bincount(hr, inter, 24) / np.maximum(cnt_h, 1), overall)
+    cnt_d = np.bincount(wd, minlength=7)
+    mean_d = np.where(cnt_d > 0, np.bincount(wd, inter, 7) / np.maximum(cnt_d, 1), overall)
+    return np.asarray((mean_h[None, :] + 1e-6 * mean_d[:, None] / max(overall, 1e-9)).reshape(-1))
+
+
+def baseline_b1(t: FloatArray, y: FloatArray, tz: str) -> tuple[FloatArray, FloatArray, IntArray]:
+    """B1: mean outcome per cell minus the channel mean (0 for empty cells), its normal-theory sd, and counts."""
+    cells = local_cells(t, tz)
+    cnt = np.bincount(cells, minlength=168)
+    sums = np.bincount(cells, y, 168)
+    mean = np.where(cnt > 0, sums / np.maximum(cnt, 1), np.nan)
+    resid = y - mean[cells]
+    dof = max(int(y.size - np.count_nonzero(cnt)), 1)
+    sd = float(np.sqrt(np.sum(resid**2) / dof)) if y.size > 1 else 1.0
+    score = np.where(cnt > 0, mean - y.mean(), 0.0)
+    return score, np.where(cnt > 0, sd / np.sqrt(np.maximum(cnt, 1)), np.inf), cnt
+
+
+def top_k(score: FloatArray, k: int = TOP_K, observed: IntArray | None = None) -> IntArray:
+    """Top-k cells; with ``observed`` counts, cells with data rank before empty ones (B1 cannot rank empties)."""
+    if observed is None:
+        return np.argsort(-score, kind="stable")[:k].astype(np.int64)
+    return np.lexsort((-score, observed == 0))[:k].astype(np.int64)
+
+
+# ----------------------------------------------------------------------------- synthetic protocol
+
+
+def regret(truth: FloatArray, rec: IntArray, k: int = TOP_K) -> float:
+    best = np.sort(truth)[::-1][:k].mean()
+    return float((best - truth[rec].mean()) / (best - truth.mean()))
+
+
+def recall(truth: FloatArray, rec: IntArray, k: int = TOP_K) -> float:
+    true_top = set(np.argsort(-truth, kind="stable")[:k].tolist())
+    return len(true_top & set(rec.tolist())) / k
+
+
+@dataclass
+class ChannelResult:
+    size: int
+    flat: bool
+    ptt: float
+    detected: bool
+    log_bf: float
+    fit_seconds: float
+    metrics: dict[str, dict[str, float]]  # method → metric → value
+
+
+def evaluate_channel(args: tuple[int, int, bool]) -> ChannelResult:
+    seed, size, flat = args
+    ch: Channel = make_channel(seed, size, flat=flat)
+    t0 = time.perf_counter()
+    f: Fit = fit(ch.history, ch.tz, now=ch.now)
+    elapsed = time.perf_counter() - t0
+    t, inter, y = _prepared(ch.history, ch.now)
+    out: dict[str, dict[str, float]] = {}
+    if not flat:
+        truth = ch.truth
+        centred = truth - float(f.reference @ truth)
+        sd = np.sqrt(f.score_var)
+        m_rec = f.ranking()[:TOP_K]
+        out["model"] = {"regret": regret(truth, m_rec), "recall": recall(truth, m_rec),
+                        "spearman": float(stats.spearmanr(f.score, truth)[0]),
+                        "coverage": float(np.mean(np.abs(centred - f.score) <= Z80 * sd))}
+        b0 = baseline_b0(t, inter, ch.tz)
+        b0_rec = top_k(b0)
+        out["B0"] = {"regret": regret(truth, b0_rec), "recall": recall(truth, b0_rec),
+                     "spearman": float(stats.spearmanr(b0, truth)[0])}
+        b1, b1_sd, cnt = baseline_b1(t, y, ch.tz)
+        b1_rec = top_k(b1, observed=cnt)
+        seen = cnt > 0
+        b1_truth = truth - float(np.average(truth, weights=cnt))
+        out["B1"] = {"regret": regret(truth, b1_rec), "recall": recall(truth, b1_rec),
+                     "spearman": float(stats.spearmanr(b1, truth)[0]),
+                     "coverage": float(np.mean(np.abs(b1_truth[seen] - b1[seen]) <= Z80 * b1_sd[seen]))}
+    return ChannelResult(size, flat, ch.peak_to_trough, f.effect_detected, f.log_bayes_factor, elapsed, out)
+
+
+def run_synthetic(n_channels: int, seed_base: int, workers: int) -> list[ChannelResult]:
+    jobs = [(seed_base + 1000 * s + i, s, flat) for s in SIZES for flat in (False, True) for i in range(n_channels)]
+    if workers > 1:
+        with ProcessPoolExecutor(workers) as ex:
+            return list(ex.map(evaluate_channel, jobs, chunksize=8))
+    return [evaluate_channel(j) for j in jobs]
+
+
+def summarise_synthetic(results: list[ChannelResult]) -> tuple[list[str], dict[str, float]]:
+    lines = ["| posts | method | regret@5 | recall@5 | Spearman | coverage 80% | detected (non-flat) | "
+             "flat: effect_detected false |", "|---|---|---|---|---|---|---|---|"]
+    key: dict[str, float] = {}
+    for size in SIZES:
+        real = [r for r in results if r.size == size and not r.flat]
+        flat = [r for r in results if r.size == size and r.flat]
+        det = np.mean([r.detected for r in real])
+        tn = 1 - np.mean([r.detected for r in flat]) if flat else float("nan")
+        for method in ("model", "B0", "B1"):
+            vals = {m: float(np.mean([r.metrics[method][m] for r in real])) for m in real[0].metrics[method]}
+            cov = f"{vals['coverage']:.1%}" if "coverage" in vals else "—"
+            extra = (f"{det:.0%} | {tn:.1%}" if method == "model" else "— | —")
+            lines.append(f"| {size} | {method} | {vals['regret']:.3f} | {vals['recall']:.2f} | "
+                         f"{vals['spearman']:.3f} | {cov} | {extra} |")
+            for m, v in vals.items():
+                key[f"{method}.{m}.{size}"] = v
+        key[f"flat_tn.{size}"] = float(tn)
+        key[f"detected.{size}"] = float(det)
+        strong = [r.detected for r in real if r.ptt >= 1.3]
+        key[f"power_ptt130.{size}"] = float(np.mean(strong)) if strong else float("nan")
+    flat_all = [r.detected for r in results if r.flat]
+    key["flat_tn.all"] = 1 - float(np.mean(flat_all))
+    key["coverage.all"] = float(np.mean([r.metrics["model"]["coverage"] for r in results if not r.flat]))
+    key["fit_ms_median"] = 1000 * float(np.median([r.fit_seconds for r in results]))
+    return lines, key
+
+
+# ----------------------------------------------------------------------------- real data protocol
+
+
+@dataclass
+class Page:
+    name: str
+    t: FloatArray
+    likes: FloatArray
+    comments: FloatArray
+    shares: FloatArray
+    kind: npt.NDArray[np.str_]
+
+
+def load_thai(path: Path = CSV_PATH) -> tuple[list[Page], dict[str, int]]:
+    """Pages of the Thai sellers CSV (BOM, duplicate ids and empty columns handled; times read as UTC)."""
+    rows: dict[str, tuple[str, float, float, float, float, str]] = {}
+    total = unparsed = 0
+    pat = re.compile(r"^(\d+)/(\d+)/(\d{4}|\d{2}) (\d+):(\d+)$")  # both "4/22/2018 6:00" and "4/11/18 04:53"
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        for row in csv.DictReader(fh):
+            total += 1
+            m = pat.match(row["status_published"].strip())
+            if not m:
+                unparsed += 1
+                continue
+            mo, d, yr, hh, mi = (int(g) for g in m.groups())
+            yr = yr + 2000 if yr < 100 else yr
+            ts = datetime(yr, mo, d, hh, mi, tzinfo=UTC).timestamp()
+            sid = row["status_id"].strip()
+            rows.setdefault(sid, (sid.split("_")[0], ts, float(row["num_reactions"]),
+                                  float(row["num_comments"]), float(row["num_shares"]), row["status_type"]))
+    pages: dict[str, list[tuple[str, float, float, float, float, str]]] = {}
+    for r in rows.values():
+        pages.setdefault(r[0], []).append(r)
+    out = []
+    for name, rs in sorted(pages.items(), key=lambda kv: -len(kv[1])):
+        rs.sort(key=lambda r: r[1])
+        out.append(Page(name, np.array([r[1] for r in rs]), np.array([r[2] for r in rs]),
+                        np.array([r[3] for r in rs]), np.array([r[4] for r in rs]), np.array([r[5] for r in rs])))
+    return out, {"rows": total, "unique": len(rows), "duplicates": total - unparsed - len(rows),
+                 "unparsed": unparsed, "pages": len(out)}
+
+
+def _page_history(p: Page, sel: npt.NDArray[np.bool_]) -> History:
+    return History(posted_at=p.t[sel], likes=p.likes[sel], comments=p.comments[sel], shares=p.shares[sel],
+                   kind=p.kind[sel])
+
+
+def run_real(pages: list[Page], boot: int, rng: np.random.Generator) -> tuple[list[str], dict[str, float]]:
+    """Train on the first 70% of each page's posts by time; score the last 30%."""
+    tz = "UTC"
+    per_method: dict[str, list[tuple[FloatArray, npt.NDArray[np.bool_], IntArray]]] = {"model": [], "B0": [],
+                                                                                       "B1": []}
+    sq: dict[str, list[float]] = {"model": [], "B1": [], "mean": []}
+    page_lines = []
+    for p in pages:
+        n = p.t.size
+        if n < 40:
+            continue
+        nan = np.full(n, np.nan)
+        y_all, _ = outcomes(p.t, p.likes, p.comments, p.shares, nan, nan)  # outcome of every post, past-only
+        cut = int(0.7 * n)
+        train = np.zeros(n, dtype=bool)
+        train[:cut] = True
+        test = ~train & ~np.isnan(y_all)
+        now = datetime.fromtimestamp(float(p.t[cut - 1]) + MIN_AGE_DAYS * 86_400 + 1, UTC)
+        f = fit(_page_history(p, train), tz, now=now)
+        tr_ok = train & ~np.isnan(y_all)
+        inter = interactions(p.likes, p.comments, p.shares)
+        b1, _, cnt = baseline_b1(p.t[tr_ok], y_all[tr_ok], tz)
+        recs = {"model": f.ranking()[:TOP_K], "B0": top_k(baseline_b0(p.t[tr_ok], inter[tr_ok], tz)),
+                "B1": top_k(b1, observed=cnt)}
+        cells = local_cells(p.t[test], tz)
+        y_test = y_all[test]
+        weeks = np.floor(p.t[test] / (7 * 86_400)).astype(np.int64)
+        for k, rec in recs.items():
+            per_method[k].append((y_test, np.isin(cells, rec), weeks))
+        pred_model = f.predict(p.t[test], p.kind[test])
+        train_mean = float(np.mean(y_all[tr_ok]))
+        pred_b1 = np.where(cnt[cells] > 0, train_mean + b1[cells], train_mean)
+        sq["model"].extend((y_test - pred_model) ** 2)
+        sq["B1"].extend((y_test - pred_b1) ** 2)
+        sq["mean"].extend((y_test - train_mean) ** 2)
+        lift = _lift(y_test, np.isin(cells, recs["model"]))
+        page_lines.append(f"| {p.name} | {n} | {int(test.sum())} | {f.effect_detected} | "
+                          f"{f.log_bayes_factor:.1f} | {lift:+.3f} |")
+    key: dict[str, float] = {}
+    lines = ["| method | lift@5 (log) | 90% bootstrap over weeks | skill |", "|---|---|---|---|"]
+    mse_mean = float(np.mean(sq["mean"]))
+    for k, parts in per_method.items():
+        est, lo, hi = _pooled_lift_boot(parts, boot, rng)
+        skill = 1 - float(np.mean(sq[k])) / mse_mean if k in sq else float("nan")
+        key[f"real.lift.{k}"], key[f"real.skill.{k}"] = est, skill
+        sk = f"{skill:+.3f}" if k in sq else "n/a (ranks raw counts)"
+        lines.append(f"| {k} | {est:+.3f} | [{lo:+.3f}, {hi:+.3f}] | {sk} |")
+    lines += ["", "| page | posts | test posts | model effect_detected | log BF | model lift@5 |",
+              "|---|---|---|---|---|---|", *page_lines]
+    return lines, key
+
+
+def _lift(y: FloatArray, inside: npt.NDArray[np.bool_]) -> float:
+    if inside.all() or not inside.any():
+        return float("nan")
+    return float(y[inside].mean() - y[~inside].mean())
+
+
+def _pooled_lift(parts: list[tuple[FloatArray, npt.NDArray[np.bool_], IntArray]]) -> float:
+    """Test-post-weighted mean over pages of each page's lift (pages with no test post in or out skipped)."""
+    vals, wts = [], []
+    for y, inside, _ in parts:
+        v = _lift(y, inside)
+        if not np.isnan(v):
+            vals.append(v)
+            wts.append(y.size)
+    return float(np.average(vals, weights=wts)) if vals else float("nan")
+
+
+def _pooled_lift_boot(parts: list[tuple[FloatArray, npt.NDArray[np.bool_], IntArray]], boot: int,
+                      rng: np.random.Generator) -> tuple[float, float, float]:
+    est = _pooled_lift(parts)
+    draws = []
+    for _ in range(boot):
+        res = []
+        for y, inside, weeks in parts:
+            uw, inv = np.unique(weeks, return_inverse=True)
+            pick = rng.integers(0, uw.size, uw.size)
+            idx = np.concatenate([np.nonzero(inv == j)[0] for j in pick])
+            res.append((y[idx], inside[idx], weeks[idx]))
+        draws.append(_pooled_lift(res))
+    d = np.array(draws)
+    d = d[~np.isnan(d)]
+    return est, float(np.quantile(d, 0.05)), float(np.quantile(d, 0.95))
+
+
+# ----------------------------------------------------------------------------- timing
+
+
+def big_history(n: int, seed: int = 7) -> tuple[History, datetime]:
+    rng = np.random.default_rng(seed)
+    t = np.sort(rng.uniform(1.60e9, 1.70e9, n))
+    reach = rng.integers(100, 100_000, n).astype(np.float64)
+    likes = rng.poisson(reach * 0.03).astype(np.float64)
+    h = History(posted_at=t, likes=likes, comments=rng.poisson(3, n).astype(np.float64),
+                shares=rng.poisson(1, n).astype(np.float64), reach=reach,
+                kind=np.array(["photo", "video", "text", "link"])[rng.integers(0, 4, n)])
+    return h, datetime.fromtimestamp(1.70e9 + 86_400 * 10, UTC)
+
+
+def time_fit(n: int, repeats: int, variant: str = "reach") -> float:
+    h, now = big_history(n)
+    if variant == "no-reach":
+        h = History(posted_at=h.posted_at, likes=h.likes, comments=h.comments, shares=h.shares, kind=h.kind)
+    fit(h, "Europe/Berlin", now=now)  # warm-up (zone tables, imports)
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fit(h, "Europe/Berlin", now=now)
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def time_fit_default_threads(n: int) -> float | None:
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    code = f"from bench.analyzer import time_fit; print(time_fit({n}, 3))"
+    try:
+        res = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True,
+                             timeout=300, check=True)
+        return float(res.stdout.strip().splitlines()[-1])
+    except (subprocess.SubprocessError, ValueError):
+        return None
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def machine() -> str:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (f"{platform.platform()}, CPU {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+            f"numpy {np.__version__}")
+
+
+def write_block(text: str, path: Path = RESULTS) -> None:
+    block = f"{START}\n{text.rstrip()}\n{END}"
+    old = path.read_text() if path.exists() else "# Benchmark results\n"
+    if START in old and END in old:
+        new = old[: old.index(START)] + block + old[old.index(END) + len(END):]
+    else:
+        new = old.rstrip() + "\n\n" + block + "\n"
+    path.write_text(new)
+
+
+def _ratio(key: dict[str, float], size: int) -> float:
+    return key[f"model.regret.{size}"] / key[f"B1.regret.{size}"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    ap.add_argument("--quick", action="store_true", help="few channels, small timing run (CI)")
+    ap.add_argument("--channels", type=int, default=None, help="synthetic channels per size and truth type")
+    ap.add_argument("--seed", type=int, default=BENCH_SEED)
+    ap.add_argument("--workers", type=int, default=min(os.cpu_count() or 1, 4))
+    ap.add_argument("--no-write", action="store_true", help="print only, leave RESULTS.md alone")
+    args = ap.parse_args(argv)
+    n_channels = args.channels or (20 if args.quick else 200)
+    started = time.time()
+    rng = np.random.default_rng(args.seed)
+
+    synth = run_synthetic(n_channels, args.seed, args.workers)
+    s_lines, key = summarise_synthetic(synth)
+    pages, info = load_thai()
+    r_lines, rkey = run_real(pages, 200 if args.quick else 1000, rng)
+    key.update(rkey)
+    n_big = 1_000_000
+    t_reach = time_fit(n_big, 1 if args.quick else 3)
+    t_noreach = time_fit(n_big, 1 if args.quick else 3, "no-reach")
+    t_default = None if args.quick else time_fit_default_threads(n_big)
+
+    checks = [
+        ("regret@5 at 100 posts ≤ 0.7 × B1", _ratio(key, 100) <= 0.7, f"ratio {_ratio(key, 100):.2f}"),
+        ("regret@5 at 300 posts ≤ 0.6 × B1", _ratio(key, 300) <= 0.6, f"ratio {_ratio(key, 300):.2f}"),
+        ("80% interval coverage in 75–85%", 0.75 <= key["coverage.all"] <= 0.85, f"{key['coverage.all']:.1%}"),
+        ("flat truth → effect_detected false ≥ 90%", key["flat_tn.all"] >= 0.9, f"{key['flat_tn.all']:.1%}"),
+        ("fit 1,000,000 rows < 1 s", t_reach < 1.0, f"{t_reach:.2f} s"),
+    ]
+    cmd = ".venv/bin/python -m bench.analyzer" + (" --quick" if args.quick else "")
+    out = [
+        "## Best-time analyzer",
+        "",
+        f"Command: `{cmd}` (seed {args.seed}, {n_channels} channels per size and truth type, "
+        f"{time.time() - started:.0f} s). Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.",
+        f"Machine: {machine()}.",
+        "",
+        "### Targets",
+        "",
+        "| target | met | figure |",
+        "|---|---|---|",
+        *[f"| {name} | {'yes' if ok else 'NO'} | {fig} |" for name, ok, fig in checks],
+        "",
+        "### Synthetic ground truth (selection bias: 70–90% of posts in 3–5 habitual slots)",
+        "",
+        "Non-flat truths (peak-to-trough 1.05–1.5, 1–3 daily peaks, weekend modulation); coverage = share of the "
+        "168 true centred effects inside the 80% intervals (B1: normal-theory intervals on its non-empty cells). "
+        "B1 ranks observed cells only; B0 ranks by local hour. Regret is normalised (0 = ideal, 1 = random).",
+        "",
+        *s_lines,
+        "",
+        "Detection power at peak-to-trough ≥ 1.3: "
+        + ", ".join(f"{s} posts {key[f'power_ptt130.{s}']:.0%}" for s in SIZES)
+        + f". Median fit time per synthetic channel: {key['fit_ms_median']:.0f} ms.",
+        "",
+        "### Real data: Thai Facebook sellers, past → future",
+        "",
+        f"{info['rows']} rows, {info['duplicates']} duplicate ids dropped, {info['unparsed']} unparsable times, "
+        f"{info['pages']} pages (status_id "
+        "prefix); the CSV's time zone is undocumented, so times are read as UTC (cells are then UTC cells). No "
+        "reach or followers: outcome = log1p(interactions) − median of the previous 20 posts. Train on the first "
+        "70% of each page by time, test on the rest (pages with < 40 posts skipped). lift@5 = mean test outcome in "
+        "the recommended top-5 cells − the others (per page, pooled weighted by test posts); skill = "
+        "1 − MSE/MSE(train mean).",
+        "",
+        *r_lines,
+        "",
+        "### Fit time, 1,000,000 rows",
+        "",
+        f"Best of runs, numpy arrays in (unix seconds, 4 kinds, Europe/Berlin), OPENBLAS_NUM_THREADS=1: "
+        f"with reach {t_reach:.2f} s; without reach/followers (rolling-median path, incl. time sort) "
+        f"{t_noreach:.2f} s" + (f"; default BLAS threading {t_default:.2f} s" if t_default is not None else "")
+        + ". Passing Python datetime objects instead of a numpy array costs one conversion per row (not included).",
+    ]
+    text = "\n".join(out)
+    print(text)
+    if not args.no_write:
+        write_block(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
