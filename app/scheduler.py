@@ -15,6 +15,7 @@ import os
 import secrets
 import socket
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,6 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app import optional_module
 from app.config import Settings
 from app.db import session_scope
 from app.models import Worker
@@ -38,15 +40,35 @@ NOTIFY_CHANNEL = "smm_schedule"
 SWEEP_INTERVAL_S = 5.0
 
 PeriodicJob = Callable[[], Awaitable[object]]
-_periodic: list[tuple[str, Callable[[Settings], float], Callable[[PublisherRunner], PeriodicJob]]] = []
+JOB_MODULES = ("app.series.endpoints", "app.analytics.sync")  # modules that register periodic jobs
+
+
+@dataclass(frozen=True)
+class Periodic:
+    job_id: str
+    interval: Callable[[Settings], float]
+    factory: Callable[[PublisherRunner], PeriodicJob]
+    run_at_start: bool
+
+
+_periodic: dict[str, Periodic] = {}
 
 
 def register_periodic(
-    job_id: str, interval: Callable[[Settings], float], factory: Callable[[PublisherRunner], PeriodicJob]
+    job_id: str,
+    interval: Callable[[Settings], float],
+    factory: Callable[[PublisherRunner], PeriodicJob],
+    *,
+    run_at_start: bool = False,
 ) -> None:
-    """Let another capability add a periodic job (e.g. series materialisation) to every runner."""
-    if all(existing != job_id for existing, _, _ in _periodic):
-        _periodic.append((job_id, interval, factory))
+    """Let another capability add a periodic job (series materialisation, engagement sync) to every runner;
+    ``run_at_start`` jobs also run once before the first dispatch (e.g. to drop a series backlog)."""
+    _periodic[job_id] = Periodic(job_id, interval, factory, run_at_start)
+
+
+def _load_job_modules() -> None:
+    for name in JOB_MODULES:
+        optional_module(name)
 
 
 class PublisherRunner:
@@ -86,15 +108,16 @@ class PublisherRunner:
         self.scheduler.add_job(
             self.heartbeat, "interval", seconds=max(1.0, min(10.0, s.claim_lease / 3)), id="heartbeat", **common
         )
-        for job_id, interval, factory in _periodic:
-            self.scheduler.add_job(
-                factory(self),
-                "interval",
-                seconds=interval(s),
-                id=job_id,
-                next_run_time=datetime.now(UTC) + timedelta(seconds=1),
-                **common,
-            )
+        _load_job_modules()
+        for p in _periodic.values():
+            job = p.factory(self)
+            if p.run_at_start:
+                try:
+                    await job()
+                except Exception:
+                    log.exception("scheduler.job.failed", extra={"job": p.job_id})
+            first = datetime.now(UTC) + timedelta(seconds=p.interval(s))
+            self.scheduler.add_job(job, "interval", seconds=p.interval(s), id=p.job_id, next_run_time=first, **common)
         self.scheduler.start()
         self._loop_task = asyncio.create_task(self._dispatch_loop(), name="smm-dispatch")
         await self._listen()

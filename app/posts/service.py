@@ -139,6 +139,14 @@ async def create(
         not_before = parse_schedule(data.not_before, data.timezone, now, "not_before") if data.not_before else now
         post.scheduled_at = await auto_schedule(session, workspace, channels, max(not_before or now, now))
         post.order_at = post.scheduled_at
+    await insert_post(session, post, channels, overrides)
+    return post
+
+
+async def insert_post(
+    session: AsyncSession, post: Post, channels: Sequence[Channel], overrides: dict[str, dict[str, Any]]
+) -> None:
+    """Store a validated post and one target per channel (scheduled, or draft without a time)."""
     session.add(post)
     await session.flush()
     status = "scheduled" if post.scheduled_at is not None else "draft"
@@ -146,7 +154,6 @@ async def create(
         session.add(Target(post_id=post.id, channel_id=ch.id, status=status,
                            overrides=overrides.get(ch.id, {}), next_attempt_at=post.scheduled_at))
     await session.flush()
-    return post
 
 
 async def get(session: AsyncSession, workspace: Workspace, post_id: str) -> Post:

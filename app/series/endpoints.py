@@ -1,0 +1,75 @@
+"""HTTP routes for recurring series."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter, Request
+
+from app.db import session_scope
+from app.deps import BoxDep, CurrentWorkspace, SessionDep
+from app.pagination import Limit, decode_cursor, encode_cursor
+from app.scheduler import PublisherRunner, register_periodic, schedule_changed
+from app.series import repository as repo
+from app.series import service
+from app.series.schemas import SeriesCreate, SeriesList, SeriesOut, SeriesUpdate
+
+router = APIRouter(prefix="/series", tags=["series"])
+
+
+@router.post("", status_code=201, response_model=SeriesOut)
+async def create_series(
+    data: SeriesCreate, request: Request, session: SessionDep, workspace: CurrentWorkspace
+) -> SeriesOut:
+    series = await service.create(session, workspace, data, request.app.state.hub, request.app.state.settings)
+    out = service.to_out(series)
+    await session.commit()
+    await schedule_changed(request.app)
+    return out
+
+
+@router.get("", response_model=SeriesList)
+async def list_series(
+    session: SessionDep, workspace: CurrentWorkspace, box: BoxDep, limit: Limit = 100, cursor: str | None = None
+) -> SeriesList:
+    after = decode_cursor(box, cursor) if cursor else None
+    rows = await repo.list_page(session, workspace.id, after, limit + 1)
+    more, rows = len(rows) > limit, rows[:limit]
+    nxt = encode_cursor(box, rows[-1].created_at, rows[-1].id) if more and rows else None
+    return SeriesList(items=[service.to_out(s) for s in rows], next_cursor=nxt)
+
+
+@router.get("/{series_id}", response_model=SeriesOut)
+async def get_series(series_id: str, session: SessionDep, workspace: CurrentWorkspace) -> SeriesOut:
+    return service.to_out(await service.get(session, workspace, series_id))
+
+
+@router.patch("/{series_id}", response_model=SeriesOut)
+async def update_series(
+    series_id: str, data: SeriesUpdate, request: Request, session: SessionDep, workspace: CurrentWorkspace
+) -> SeriesOut:
+    series = await service.update(session, workspace, series_id, data, request.app.state.settings)
+    out = service.to_out(series)
+    await session.commit()
+    await schedule_changed(request.app)
+    return out
+
+
+@router.delete("/{series_id}", status_code=204)
+async def delete_series(series_id: str, request: Request, session: SessionDep, workspace: CurrentWorkspace) -> None:
+    await service.delete(session, workspace, series_id)
+    await session.commit()
+    await schedule_changed(request.app)
+
+
+def _series_job(runner: PublisherRunner) -> Callable[[], Awaitable[None]]:
+    async def job() -> None:
+        async with session_scope(runner.maker) as session:
+            made, _ = await service.run_all(session, runner.clock(), runner.settings.series_horizon_days)
+        if made:
+            runner.notify()
+
+    return job
+
+
+register_periodic("series", lambda s: 300.0, _series_job, run_at_start=True)
