@@ -173,5 +173,5 @@ def _include_optional(api: APIRouter) -> None:
 
 
 def _mount_web(app: FastAPI) -> None:
-    if (web := optional_module("app.web")) is not None and hasattr(web, "mount"):
+    if (web := optional_module("app.web")) is not None:
         web.mount(app)

@@ -1,0 +1,74 @@
+"""The calendar: a month grid and a week list of the content plan."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from app.channels import repository as channel_repo
+from app.db import SessionDep
+from app.timeutil import get_zone, utcnow
+from app.web.plan_view import (
+    build_days,
+    filters_query,
+    month_bounds,
+    parse_day,
+    parse_month,
+    shift_month,
+    zone_of,
+)
+from app.web.render import render
+from app.web.session import UserDep
+
+router = APIRouter(include_in_schema=False)
+
+STATUSES = ("scheduled", "publishing", "published", "failed", "needs_check", "draft", "cancelled")
+
+
+@router.get("/calendar")
+async def calendar_page(request: Request, session: SessionDep, user: UserDep) -> Response:
+    """Month grid (``?month=YYYY-MM``) or week list (``?view=week&date=YYYY-MM-DD``), ``?channel=`` filter."""
+    workspace = user.workspace
+    zone = zone_of(workspace)
+    today = utcnow().astimezone(get_zone(zone)).date()
+    channels = await channel_repo.list_all(session, workspace.id)
+    channel_id = request.query_params.get("channel") or None
+    if channel_id not in {c.id for c in channels}:
+        channel_id = None
+    view = "week" if request.query_params.get("view") == "week" else "month"
+    if view == "week":
+        day = parse_day(request.query_params.get("date"), today)
+        first = day - timedelta(days=day.weekday())
+        last = first + timedelta(days=6)
+        days = await build_days(session, workspace, channels, first, last, month=None, channel_id=channel_id,
+                                today=today)
+        title = f"Week of {first:%d %b %Y}"
+        nav = {
+            "prev": filters_query(channel_id, view="week", date=(first - timedelta(days=7)).isoformat()),
+            "next": filters_query(channel_id, view="week", date=(first + timedelta(days=7)).isoformat()),
+            "today": filters_query(channel_id, view="week"),
+            "month": filters_query(channel_id, month=f"{first:%Y-%m}"),
+            "week": filters_query(channel_id, view="week", date=first.isoformat()),
+        }
+    else:
+        month = parse_month(request.query_params.get("month"), today)
+        first, last = month_bounds(month)
+        days = await build_days(session, workspace, channels, first, last, month=month.month,
+                                channel_id=channel_id, today=today)
+        title = f"{month:%B %Y}"
+        week_of = today if (today.year, today.month) == (month.year, month.month) else month
+        nav = {
+            "prev": filters_query(channel_id, month=f"{shift_month(month, -1):%Y-%m}"),
+            "next": filters_query(channel_id, month=f"{shift_month(month, 1):%Y-%m}"),
+            "today": filters_query(channel_id),
+            "month": filters_query(channel_id, month=f"{month:%Y-%m}"),
+            "week": filters_query(channel_id, view="week", date=week_of.isoformat()),
+        }
+    weeks = [days[i:i + 7] for i in range(0, len(days), 7)]
+    return render(request, "calendar.html", {
+        "view": view, "title": title, "weeks": weeks, "days": days, "nav_links": nav, "zone": zone,
+        "channels": channels, "channel_id": channel_id, "statuses": STATUSES,
+        "country": workspace.country, "weekday_names": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+    }, user=user)

@@ -1,0 +1,173 @@
+"""The content plan as days: posts placed on the workspace's wall clock, with public holidays."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import Channel, Workspace
+from app.posts import repository as post_repo
+from app.posts import service as post_service
+from app.posts.schemas import PostOut
+from app.timeutil import TimeInputError, get_zone
+
+log = logging.getLogger(__name__)
+
+PAGE = 500
+RUBRIC_COLOURS = 8
+
+
+@dataclass
+class Entry:
+    """One post on one day of the calendar."""
+
+    id: str
+    time: str
+    status: str
+    text: str
+    rubric: str | None
+    rubric_class: str
+    channels: list[str]
+
+
+@dataclass
+class Day:
+    """One calendar day with its posts and, if any, the public holiday."""
+
+    date: date
+    in_month: bool
+    is_today: bool
+    holiday: str | None = None
+    entries: list[Entry] = field(default_factory=list)
+
+
+def rubric_class(rubric: str | None) -> str:
+    """A stable colour class for a rubric (``rubric-0`` .. ``rubric-7``), empty without one."""
+    if not rubric:
+        return ""
+    return f"rubric-{int(hashlib.sha256(rubric.encode()).hexdigest(), 16) % RUBRIC_COLOURS}"
+
+
+def zone_of(workspace: Workspace) -> str:
+    """The workspace's zone, falling back to UTC for an unknown one."""
+    try:
+        get_zone(workspace.timezone or "UTC")
+    except TimeInputError:
+        return "UTC"
+    return workspace.timezone or "UTC"
+
+
+def holidays_between(country: str | None, first: date, last: date) -> dict[date, str]:
+    """Public holidays of ``country`` (ISO code) between two dates; none when unset or unknown."""
+    if not country:
+        return {}
+    import holidays
+
+    try:
+        table = holidays.country_holidays(country.upper(), years=range(first.year, last.year + 1))
+    except (NotImplementedError, KeyError, AttributeError):
+        log.info("web.calendar.holidays_unknown_country", extra={"country": country})
+        return {}
+    return {d: str(name) for d, name in table.items() if first <= d <= last}
+
+
+def month_bounds(month: date) -> tuple[date, date]:
+    """First and last day shown for ``month``: whole weeks, Monday to Sunday."""
+    first = month.replace(day=1)
+    nxt = (first + timedelta(days=32)).replace(day=1)
+    start = first - timedelta(days=first.weekday())
+    last = nxt - timedelta(days=1)
+    end = last + timedelta(days=6 - last.weekday())
+    return start, end
+
+
+async def posts_between(
+    session: AsyncSession, workspace: Workspace, start: datetime, end: datetime, channel_id: str | None
+) -> list[PostOut]:
+    """Every post whose time falls in [start, end), paging through the repository."""
+    rows = []
+    after: tuple[datetime, str] | None = None
+    while True:
+        page = await post_repo.list_page(session, workspace.id, start=start, end=end, channel_id=channel_id,
+                                         status=None, after=after, limit=PAGE)
+        rows.extend(page)
+        if len(page) < PAGE:
+            break
+        after = (page[-1].order_at, page[-1].id)
+    return await post_service.to_out_many(session, workspace, rows)
+
+
+def _snippet(text: str, size: int = 60) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= size else flat[: size - 1] + "…"
+
+
+async def build_days(
+    session: AsyncSession, workspace: Workspace, channels: list[Channel], first: date, last: date, *,
+    month: int | None, channel_id: str | None, today: date,
+) -> list[Day]:
+    """Days ``first``..``last`` with their posts in the workspace's zone and the country's holidays."""
+    zone = get_zone(zone_of(workspace))
+    start = datetime.combine(first, time(0), zone)
+    end = datetime.combine(last + timedelta(days=1), time(0), zone)
+    posts = await posts_between(session, workspace, start, end, channel_id)
+    names = {c.id: c.name for c in channels}
+    holidays = holidays_between(workspace.country, first, last)
+    days = {first + timedelta(days=i): Day(first + timedelta(days=i), True, False)
+            for i in range((last - first).days + 1)}
+    for d, day in days.items():
+        day.in_month = month is None or d.month == month
+        day.is_today = d == today
+        day.holiday = holidays.get(d)
+    for p in posts:
+        at = (p.scheduled_at or p.created_at).astimezone(zone)
+        found = days.get(at.date())
+        if found is None:
+            continue
+        found.entries.append(Entry(
+            id=p.id, time=at.strftime("%H:%M") if p.scheduled_at else "draft", status=p.status,
+            text=_snippet(p.text) or "(no text)", rubric=p.rubric, rubric_class=rubric_class(p.rubric),
+            channels=[names.get(t.channel_id, t.platform or "?") for t in p.targets],
+        ))
+    return list(days.values())
+
+
+def parse_month(value: str | None, today: date) -> date:
+    """``YYYY-MM`` to the first of that month; today's month for anything else."""
+    if value:
+        try:
+            year, month = (int(x) for x in value.split("-")[:2])
+            return date(year, month, 1)
+        except ValueError:
+            pass
+    return today.replace(day=1)
+
+
+def parse_day(value: str | None, today: date) -> date:
+    """``YYYY-MM-DD`` to a date; today for anything else."""
+    if value:
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    return today
+
+
+def shift_month(month: date, delta: int) -> date:
+    """The first of the month ``delta`` months away."""
+    index = month.year * 12 + month.month - 1 + delta
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def filters_query(channel_id: str | None, **extra: Any) -> str:
+    """A query string for the calendar's navigation links that keeps the channel filter."""
+    params = {k: v for k, v in extra.items() if v}
+    if channel_id:
+        params["channel"] = channel_id
+    return urlencode(params)
