@@ -6,6 +6,7 @@ from __future__ import annotations
 import httpx
 
 from app.config import Settings
+from app.logs import install_redaction
 from connectors.base import BaseConnector
 from connectors.registry import load_registry
 
@@ -18,6 +19,7 @@ class ConnectorHub:
     """Hands out connectors bound to the shared ``httpx.AsyncClient`` and the configured base URLs."""
 
     def __init__(self, settings: Settings, client: httpx.AsyncClient) -> None:
+        install_redaction()
         self.settings = settings
         self.client = client
         self.registry = load_registry()

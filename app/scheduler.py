@@ -143,9 +143,9 @@ class PublisherRunner:
         if leftover:
             await asyncio.gather(*(self.inflight[t] for t in leftover), return_exceptions=True)
         async with session_scope(self.maker) as s:
-            await repo.release(s, self.owner, leftover, self.clock())
+            released = await repo.release(s, self.owner, self.clock())
             await repo.worker_stopped(s, self.owner, self.clock())
-        log.info("scheduler.stopped", extra={"owner": self.owner, "released": len(leftover)})
+        log.info("scheduler.stopped", extra={"owner": self.owner, "released": released})
 
     # waking -------------------------------------------------------------------------------------------
 

@@ -289,25 +289,16 @@ async def renew_leases(
     )
 
 
-async def release(session: AsyncSession, owner: str, target_ids: Sequence[str], now: datetime) -> None:
-    """On shutdown: unsent claims go back to the queue; sent ones are left for recovery (lease ends now)."""
-    if not target_ids:
-        return
-    await session.execute(
-        update(Target)
-        .where(
-            Target.id.in_(target_ids),
-            Target.lease_owner == owner,
-            Target.status == "publishing",
-            Target.send_started_at.is_(None),
-        )
+async def release(session: AsyncSession, owner: str, now: datetime) -> int:
+    """On shutdown, for every target this process still holds: unsent ones go back to the queue; ones whose
+    request may have left are left for recovery (their lease ends now). Returns how many were held."""
+    mine = [Target.lease_owner == owner, Target.status == "publishing"]
+    requeued = await session.execute(
+        update(Target).where(*mine, Target.send_started_at.is_(None))
         .values(status="scheduled", lease_owner=None, lease_expires_at=None)
     )
-    await session.execute(
-        update(Target)
-        .where(Target.id.in_(target_ids), Target.lease_owner == owner, Target.status == "publishing")
-        .values(lease_expires_at=now)
-    )
+    expired = await session.execute(update(Target).where(*mine).values(lease_expires_at=now))
+    return int(requeued.rowcount or 0) + int(expired.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def heartbeat(session: AsyncSession, worker: Worker, now: datetime) -> None:

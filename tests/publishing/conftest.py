@@ -35,15 +35,20 @@ FAKE_HOSTS = {
 
 @dataclass
 class Clock:
-    """A wall clock the test moves by hand (``advance``); starts at real now."""
+    """Real time plus an offset the test moves by hand (``advance``): posts queued "now" are due at once, and
+    waiting for a retry_after or a back-off takes no real time."""
 
-    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    offset: timedelta = field(default_factory=timedelta)
+
+    @property
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
 
     def __call__(self) -> datetime:
         return self.now
 
     def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
+        self.offset += timedelta(seconds=seconds)
 
 
 @dataclass

@@ -218,3 +218,26 @@ async def test_on_time_within_a_second(settings: Settings) -> None:
     assert len(rows) == 3
     lateness = [(started - scheduled).total_seconds() for started, scheduled in rows]
     assert all(-0.01 <= x < 1.0 for x in lateness), lateness
+
+
+async def test_sigterm_finishes_in_flight_and_releases_the_rest(settings: Settings, procs: list[Any]) -> None:
+    texts = await seed(settings, "telegram", channels=40, per_channel=3, due=datetime.now(UTC) + timedelta(seconds=2))
+    tg_app = telegram_fake(sandbox=True)
+    tg_app.state.faults.arm(FaultSpec(method="*", count=100_000, kind="latency", delay=0.4))
+    with serve_in_thread(tg_app) as base:
+        env = worker_env(settings, SMM_TELEGRAM_API_BASE=base, SMM_SHUTDOWN_GRACE="5")
+        worker = start_worker(env)
+        procs.append(worker)
+        deadline = time.monotonic() + 60
+        while (await counts(settings)).get("published", 0) < 10:
+            assert time.monotonic() < deadline, worker_logs(settings)
+            await asyncio.sleep(0.05)
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=20) == 0
+        after_stop = await counts(settings)
+        assert after_stop.get("publishing", 0) == 0 and after_stop.get("needs_check", 0) == 0, after_stop
+        procs.append(start_worker(env))
+        c = await wait_settled(settings, len(texts), timeout=90)
+        sent = published_texts(base)
+    assert c == {"published": len(texts)}, c
+    assert sorted(sent) == sorted(texts)  # nothing lost, nothing twice
