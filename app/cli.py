@@ -13,12 +13,13 @@ import httpx
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import optional_module
+from app.analytics import cli as analytics_cli
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker, session_scope
 from app.errors import ApiError
 from app.migrate import upgrade_to_head
 from app.platforms import ConnectorHub
+from app.publishing import cli as publishing_cli
 from app.security import load_secret_key, new_secret_key
 from app.workspaces import service as workspaces
 
@@ -284,13 +285,8 @@ def posts_add(
         typer.echo(f"{out['id']}  {out['status']}  {out['scheduled_at'] or 'draft'}")
 
 
-def _register_optional() -> None:
-    for name in ("app.publishing.cli", "app.analytics.cli"):
-        if (module := optional_module(name)) is not None:
-            module.register(app)
-
-
-_register_optional()
+publishing_cli.register(app)
+analytics_cli.register(app)
 
 
 def main() -> None:

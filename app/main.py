@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
@@ -13,7 +14,8 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from app import optional_module
+from app import web
+from app.analytics.endpoints import router as analytics_router
 from app.channels.endpoints import router as channels_router
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker, session_scope
@@ -21,10 +23,13 @@ from app.errors import install_error_handlers
 from app.media.endpoints import public_router as media_public_router
 from app.media.endpoints import router as media_router
 from app.migrate import upgrade_to_head
+from app.plan.endpoints import router as plan_router
 from app.platforms import ConnectorHub
 from app.posts.endpoints import router as posts_router
+from app.publishing.endpoints import router as status_router
 from app.scheduler import PublisherRunner
 from app.security import CredentialBox, load_secret_key
+from app.series.endpoints import router as series_router
 from app.workspaces import service as workspaces
 
 log = logging.getLogger("smm")
@@ -36,18 +41,23 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
+# media uploads and engagement CSV imports take the larger SMM_MAX_UPLOAD_BYTES
+UPLOAD_PATHS = r"^(/api/v1/media|/ui/media|/api/v1/channels/[^/]+/engagement$)"
+
+
 class BodyLimit:
     """Answer 413 to a request body over the limit (uploads have their own, larger one)."""
 
-    def __init__(self, app: ASGIApp, limit: int, upload_limit: int, upload_paths: tuple[str, ...]) -> None:
-        self.app, self.limit, self.upload_limit, self.upload_paths = app, limit, upload_limit, upload_paths
+    def __init__(self, app: ASGIApp, limit: int, upload_limit: int, upload_paths: str) -> None:
+        self.app, self.limit, self.upload_limit = app, limit, upload_limit
+        self.upload_paths = re.compile(upload_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         path: str = scope.get("path", "")
-        limit = self.upload_limit if path.startswith(self.upload_paths) else self.limit
+        limit = self.upload_limit if self.upload_paths.match(path) else self.limit
         for name, value in scope.get("headers", []):
             if name == b"content-length" and value.isdigit() and int(value) > limit:
                 await self._too_large(send, limit)
@@ -135,9 +145,9 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = True, 
     install_error_handlers(app)
 
     api = APIRouter(prefix="/api/v1")
-    for router in (channels_router, posts_router, media_router):
+    for router in (channels_router, posts_router, media_router, series_router, status_router, analytics_router,
+                   plan_router):
         api.include_router(router)
-    _include_optional(api)
     app.include_router(api)
     app.include_router(media_public_router)
 
@@ -158,20 +168,9 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = True, 
         from app.sandbox import mount_sandbox
 
         mount_sandbox(app)
-    _mount_web(app)
+    web.mount(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes, upload_limit=settings.max_upload_bytes,
-                       upload_paths=("/api/v1/media", "/ui/media"))
+                       upload_paths=UPLOAD_PATHS)
     return app
 
 
-def _include_optional(api: APIRouter) -> None:
-    """Routers of capabilities that may not be present in every build (publisher status, analyzer, plan)."""
-    for name in ("app.publishing.endpoints", "app.series.endpoints", "app.analytics.endpoints",
-                 "app.plan.endpoints"):
-        if (module := optional_module(name)) is not None:
-            api.include_router(module.router)
-
-
-def _mount_web(app: FastAPI) -> None:
-    if (web := optional_module("app.web")) is not None:
-        web.mount(app)

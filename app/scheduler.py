@@ -14,6 +14,7 @@ import logging
 import os
 import secrets
 import socket
+import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -49,6 +50,7 @@ class Periodic:
     interval: Callable[[Settings], float]
     factory: Callable[[PublisherRunner], PeriodicJob]
     run_at_start: bool
+    exclusive: bool
 
 
 _periodic: dict[str, Periodic] = {}
@@ -60,10 +62,12 @@ def register_periodic(
     factory: Callable[[PublisherRunner], PeriodicJob],
     *,
     run_at_start: bool = False,
+    exclusive: bool = False,
 ) -> None:
     """Let another capability add a periodic job (series materialisation, engagement sync) to every runner;
-    ``run_at_start`` jobs also run once before the first dispatch (e.g. to drop a series backlog)."""
-    _periodic[job_id] = Periodic(job_id, interval, factory, run_at_start)
+    ``run_at_start`` jobs also run once before the first dispatch (e.g. to drop a series backlog);
+    ``exclusive`` jobs run in one process at a time across all workers (a PostgreSQL advisory lock)."""
+    _periodic[job_id] = Periodic(job_id, interval, factory, run_at_start, exclusive)
 
 
 def _load_job_modules() -> None:
@@ -110,7 +114,7 @@ class PublisherRunner:
         )
         _load_job_modules()
         for p in _periodic.values():
-            job = p.factory(self)
+            job = self._exclusive(p.job_id, p.factory(self)) if p.exclusive else p.factory(self)
             if p.run_at_start:
                 try:
                     await job()
@@ -222,6 +226,24 @@ class PublisherRunner:
             replace_existing=True,
             misfire_grace_time=None,
         )
+
+    def _exclusive(self, job_id: str, job: PeriodicJob) -> PeriodicJob:
+        """Skip the run when another process holds the job's advisory lock (PostgreSQL; SQLite is one process)."""
+
+        async def run() -> object:
+            engine = self.maker.kw["bind"]
+            if engine is None or engine.dialect.name != "postgresql":
+                return await job()
+            key = zlib.crc32(f"smm:{job_id}".encode())
+            async with engine.connect() as conn:
+                if not (await conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key})).scalar():
+                    return None
+                try:
+                    return await job()
+                finally:
+                    await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+
+        return run
 
     # recovery and liveness ----------------------------------------------------------------------------
 

@@ -280,7 +280,8 @@ def fit(
     factor = contrast @ np.linalg.cholesky(cov + 1e-12 * np.eye(p))
     raw = zfull @ m
     kind_eff = {knames[k]: float(m[1 + q + j]) for j, k in enumerate(fe_k)}
-    kind_eff[knames[kbase]] = 0.0
+    if knames:  # an empty history has no kinds at all
+        kind_eff[knames[kbase]] = 0.0
     hyper = {"sigma": float(np.exp(0.5 * theta[0]))}
     hyper.update({f"tau_{b}": float(np.exp(0.5 * th)) for b, th in zip(BLOCKS, theta[1:], strict=True)})
 

@@ -1,0 +1,49 @@
+"""Planning requests and responses."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class FillIn(BaseModel):
+    """Drafts to place: ``post_ids`` or ``drafts: "all"``, within [start, end) (default: now … 14 days)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    post_ids: list[str] | None = Field(default=None, max_length=500)
+    drafts: Literal["all"] | None = None
+    start: str | None = Field(default=None, description="RFC 3339 (or local time in the workspace's zone)")
+    end: str | None = None
+    channel_ids: list[str] | None = Field(default=None, description="only drafts that target one of these")
+    confirm: bool = Field(default=False, description="false: a dry run; true: schedule the plan")
+
+    @model_validator(mode="after")
+    def _which(self) -> FillIn:
+        if (self.post_ids is None) == (self.drafts is None):
+            raise ValueError('give either post_ids or "drafts": "all"')
+        return self
+
+
+class PlannedPost(BaseModel):
+    post_id: str
+    scheduled_at: datetime
+    slot: dict[str, Any]
+    channel_ids: list[str]
+    priority: int
+    reason: str
+
+
+class Unplaced(BaseModel):
+    post_id: str
+    reason: str
+
+
+class FillOut(BaseModel):
+    plan: list[PlannedPost]
+    unplaced: list[Unplaced]
+    committed: bool
+    start: datetime
+    end: datetime
