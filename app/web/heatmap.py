@@ -20,6 +20,9 @@ NEGATIVE = ((250, 244, 236), (214, 130, 76))
 POSITIVE = ((238, 242, 255), (67, 56, 202))
 
 
+MIN_SCALE = 0.15
+
+
 def _mix(a: tuple[int, int, int], b: tuple[int, int, int], t: float) -> str:
     t = max(0.0, min(1.0, t))
     r, g, bl = (round(x + (y - x) * t) for x, y in zip(a, b, strict=True))
@@ -60,7 +63,9 @@ def render_heatmap_svg(cells: list[dict[str, Any]], *, label: str = "Best time t
         wd, hr = int(_num(item.get("weekday"), -1)), int(_num(item.get("hour"), -1))
         if 0 <= wd < 7 and 0 <= hr < 24:
             grid[(wd, hr)] = item
-    scale = max((abs(_num(c.get("score"))) for c in grid.values() if _num(c.get("posts")) > 0), default=0.0)
+    # never stretch noise to full colour: a lift of MIN_SCALE (about ±15%) is the least that reads as strong
+    scale = max(MIN_SCALE, max((abs(_num(c.get("score"))) for c in grid.values() if _num(c.get("posts")) > 0),
+                               default=0.0))
     width = LEFT + 24 * (CELL_W + GAP)
     height = TOP + 7 * (CELL_H + GAP) + LEGEND_H
     out = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import MutableMapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -62,6 +63,12 @@ def status_label(status: str) -> str:
     return status.replace("_", " ")
 
 
+def lift(score: float) -> str:
+    """A log-scale lift as the percentage a person reads: +0.18 -> '+20%'."""
+    return f"{(math.exp(float(score)) - 1) * 100:+.0f}%"
+
+
+templates.env.filters["lift"] = lift
 templates.env.filters["local_time"] = local_time
 templates.env.filters["status_label"] = status_label
 templates.env.filters["urlquote"] = lambda v: quote(str(v), safe="")
