@@ -111,6 +111,10 @@ class InstagramConnector(BaseConnector):
         if post.kind == "story" and n != 1:
             problems.append(Problem("story_media", "An Instagram story is exactly one photo or video.", "media"))
         for i, item in enumerate(post.media):
+            try:  # refuse now, not at publishing time, a media URL Meta cannot reach
+                self._url(item)
+            except PermanentError as exc:
+                problems.append(Problem("media_not_public", exc.message, f"media[{i}].url"))
             if item.kind == "photo" and not _is_jpeg(item):
                 problems.append(
                     Problem(

@@ -296,3 +296,15 @@ def test_hang_on_media_publish_over_real_tcp() -> None:
 
     with fakekit.serve_in_thread(app) as base:
         asyncio.run(scenario(base))
+
+
+def test_validate_refuses_private_media_urls_against_the_real_graph_api() -> None:
+    from connectors.base import MediaItem, PostContent
+    from connectors.instagram.connector import InstagramConnector
+
+    real = InstagramConnector(httpx.AsyncClient(), "https://graph.facebook.com", public_base_url="http://127.0.0.1:8000")
+    post = PostContent(text="x", media=(MediaItem(url="http://127.0.0.1:8000/media/a/p.jpg"),))
+    problems = real.validate(post)
+    assert [p.rule for p in problems] == ["media_not_public"] and "SMM_PUBLIC_BASE_URL" in problems[0].message
+    fake = InstagramConnector(httpx.AsyncClient(), "http://127.0.0.1:9/sandbox/instagram")
+    assert fake.validate(post) == []
