@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, TypeVar
 
-import httpx
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,7 +17,7 @@ from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker, session_scope
 from app.errors import ApiError
 from app.migrate import upgrade_to_head
-from app.platforms import ConnectorHub
+from app.platforms import ConnectorHub, make_http_client
 from app.publishing import cli as publishing_cli
 from app.security import load_secret_key, new_secret_key
 from app.workspaces import service as workspaces
@@ -63,7 +62,7 @@ def run(coro_fn: Callable[[Settings, AsyncSession], Awaitable[T]], *, migrate: b
 
 @asynccontextmanager
 async def offline_hub(settings: Settings) -> AsyncIterator[ConnectorHub]:
-    async with httpx.AsyncClient(timeout=settings.http_timeout) as client:
+    async with make_http_client(settings) as client:
         yield ConnectorHub(settings, client)
 
 

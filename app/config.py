@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     retry_base_delay: float = 5.0
     retry_max_delay: float = 900.0
     dispatch_batch: int = 50
-    dispatch_concurrency: int = 64
+    dispatch_concurrency: int = 200
     http_timeout: float = 30.0
     series_horizon_days: int = 14
 

@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from typing import Any
 
-import httpx
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
@@ -24,7 +23,7 @@ from app.media.endpoints import public_router as media_public_router
 from app.media.endpoints import router as media_router
 from app.migrate import upgrade_to_head
 from app.plan.endpoints import router as plan_router
-from app.platforms import ConnectorHub
+from app.platforms import ConnectorHub, make_http_client
 from app.posts.endpoints import router as posts_router
 from app.publishing.endpoints import router as status_router
 from app.scheduler import PublisherRunner
@@ -123,7 +122,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = True, 
         if migrate:
             await upgrade_to_head(engine)
         await bootstrap_keys(app)
-        async with httpx.AsyncClient(timeout=settings.http_timeout, follow_redirects=False) as client:
+        async with make_http_client(settings) as client:
             app.state.http = client
             app.state.hub = ConnectorHub(settings, client)
             runner = None

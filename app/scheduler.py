@@ -39,6 +39,8 @@ log = logging.getLogger("smm.scheduler")
 
 NOTIFY_CHANNEL = "smm_schedule"
 SWEEP_INTERVAL_S = 5.0
+COALESCE_S = 0.01  # finished sends within this window share one claim
+MISSED_CHECK_S = 5.0  # how often the dispatcher looks for posts past the missed grace
 
 PeriodicJob = Callable[[], Awaitable[object]]
 JOB_MODULES = ("app.series.endpoints", "app.analytics.sync")  # modules that register periodic jobs
@@ -100,6 +102,7 @@ class PublisherRunner:
         self._loop_task: asyncio.Task[None] | None = None
         self._listener: object | None = None
         self._armed_for: datetime | None = None
+        self._missed_checked: datetime | None = None
 
     # life cycle ---------------------------------------------------------------------------------------
 
@@ -158,11 +161,14 @@ class PublisherRunner:
         self._wake.set()
 
     async def _tick(self) -> None:
+        self._missed_checked = None  # the safety tick always re-checks for missed posts
         self.notify()
 
     async def _dispatch_loop(self) -> None:
         while not self.stopping:
             await self._wake.wait()
+            # let a few more sends finish, then claim for all of them in one statement
+            await asyncio.sleep(COALESCE_S)
             self._wake.clear()
             try:
                 await self.dispatch_once()
@@ -174,28 +180,28 @@ class PublisherRunner:
         """Claim what is due (as many as there are free slots), start the sends, arm the timer."""
         started = 0
         now = self.clock()
-        async with session_scope(self.maker) as s:
-            await repo.mark_missed(s, now, self.settings.missed_grace)
+        if self._missed_checked is None or (now - self._missed_checked).total_seconds() >= MISSED_CHECK_S:
+            async with session_scope(self.maker) as s:
+                await repo.mark_missed(s, now, self.settings.missed_grace)
+            self._missed_checked = now
+        exhausted = False
         while not self.stopping:
             free = self.settings.dispatch_concurrency - len(self.inflight)
             if free <= 0:
                 break
+            limit = min(free, self.settings.dispatch_batch)
             async with session_scope(self.maker) as s:
-                ids = await repo.claim_due(
-                    s,
-                    now=self.clock(),
-                    owner=self.owner,
-                    lease=self.settings.claim_lease,
-                    limit=min(free, self.settings.dispatch_batch),
-                )
-            if not ids:
-                break
-            async with session_scope(self.maker) as s:
+                ids = await repo.claim_due(s, now=self.clock(), owner=self.owner, lease=self.settings.claim_lease,
+                                           limit=limit)
                 jobs = await repo.load_jobs(s, ids)
             for job in jobs:
                 self._spawn(job.target_id, self.publisher.run(job))
             started += len(jobs)
-        await self._arm()
+            if len(ids) < limit:
+                exhausted = True
+                break
+        if exhausted:  # while slots are full, finishing sends wake us instead of the timer
+            await self._arm()
         return started
 
     def _spawn(self, target_id: str, coro: Awaitable[object]) -> None:

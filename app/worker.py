@@ -6,12 +6,10 @@ import asyncio
 import logging
 import signal
 
-import httpx
-
 from app.config import Settings
 from app.db import make_engine, make_sessionmaker
 from app.migrate import schema_at_head
-from app.platforms import ConnectorHub
+from app.platforms import ConnectorHub, make_http_client
 from app.scheduler import PublisherRunner
 from app.security import CredentialBox, load_secret_key
 
@@ -47,7 +45,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     box = CredentialBox(load_secret_key(settings))
     engine = make_engine(settings)
     await wait_for_schema(settings, engine)
-    async with httpx.AsyncClient(timeout=settings.http_timeout) as client:
+    async with make_http_client(settings) as client:
         runner = PublisherRunner(settings, make_sessionmaker(engine), ConnectorHub(settings, client), box, "worker")
         await runner.start()
         log.info("worker.started owner=%s", runner.owner)

@@ -40,7 +40,7 @@ class Target(IdMixin, TimestampMixin, Base):
     __table_args__ = (
         UniqueConstraint("post_id", "channel_id"),
         Index("ix_targets_due", "status", "next_attempt_at"),
-        Index("ix_targets_channel_status", "channel_id", "status"),
+        Index("ix_targets_channel_due", "channel_id", "status", "next_attempt_at"),
         Index("ix_targets_lease", "status", "lease_expires_at"),
     )
 

@@ -51,64 +51,51 @@ def _claimable(now: datetime) -> Any:
 
 
 async def claim_due(session: AsyncSession, *, now: datetime, owner: str, lease: float, limit: int) -> list[str]:
-    """Claim up to ``limit`` due targets, at most one per channel, atomically; returns their ids.
+    """Claim up to ``limit`` due targets, at most one per channel, most overdue channel first, atomically;
+    returns their ids.
 
-    PostgreSQL: lock candidate channels with ``FOR UPDATE SKIP LOCKED`` (so two workers never pick the same
-    channel), then move each one's earliest due target to ``publishing`` with a lease. SQLite: one
-    ``UPDATE ... RETURNING`` over a window query; SQLite runs one writer at a time, so it is atomic too.
+    Candidate channels are active, have a due target and nothing in flight; each one's due time is an index
+    seek on ``ix_targets_channel_due``, so the cost follows the number of channels, not the backlog.
+    PostgreSQL locks the candidate channels with ``FOR UPDATE SKIP LOCKED`` (two workers never pick the same
+    channel), then moves each one's earliest due target to ``publishing``. SQLite does it all in one
+    ``UPDATE ... RETURNING``: SQLite runs one writer at a time, so the statement is atomic.
     """
-    expires = now + timedelta(seconds=lease)
-    values = {
-        "status": "publishing",
-        "lease_owner": owner,
-        "lease_expires_at": expires,
-        "updated_at": now,
-        "send_started_at": None,
-    }
+    values = {"status": "publishing", "lease_owner": owner, "lease_expires_at": now + timedelta(seconds=lease),
+              "updated_at": now, "send_started_at": None}
+    queued, inflight, first = aliased(Target), aliased(Target), aliased(Target)
+    due_at = (
+        select(func.min(queued.next_attempt_at))
+        .where(queued.channel_id == Channel.id, queued.status == "scheduled")
+        .correlate(Channel)
+        .scalar_subquery()
+    )
+    busy = select(inflight.id).where(inflight.channel_id == Channel.id, inflight.status == "publishing").exists()
+    ready = (Channel.status == ACTIVE, due_at <= now, ~busy)
     if session.bind.dialect.name == "postgresql":  # type: ignore[union-attr]
-        due = (
-            select(Target.id)
-            .where(Target.channel_id == Channel.id, Target.status == "scheduled", Target.next_attempt_at <= now)
-            .exists()
-        )
-        busy = select(Target.id).where(Target.channel_id == Channel.id, Target.status == "publishing").exists()
-        channels = (
-            select(Channel.id)
-            .where(Channel.status == ACTIVE, due, ~busy)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        channel_ids = list((await session.execute(channels)).scalars())
+        locked = select(Channel.id).where(*ready).order_by(due_at).limit(limit).with_for_update(skip_locked=True)
+        channel_ids = list((await session.execute(locked)).scalars())
         if not channel_ids:
             return []
-        first = (
+        earliest = (
             select(Target.id)
             .where(Target.channel_id.in_(channel_ids), Target.status == "scheduled", Target.next_attempt_at <= now)
             .order_by(Target.channel_id, Target.next_attempt_at, Target.id)
             .ext(distinct_on(Target.channel_id))
         )
-        stmt = (
-            update(Target)
-            .where(Target.id.in_(first), Target.status == "scheduled")
-            .values(**values)
-            .returning(Target.id)
+        stmt = update(Target).where(Target.id.in_(earliest), Target.status == "scheduled")
+    else:
+        earliest_of_channel = (
+            select(first.id)
+            .where(first.channel_id == Channel.id, first.status == "scheduled", first.next_attempt_at <= now)
+            .order_by(first.next_attempt_at, first.id)
+            .limit(1)
+            .correlate(Channel)
+            .scalar_subquery()
         )
-        return list((await session.execute(stmt)).scalars())
-    ranked = (
-        select(
-            Target.id.label("id"),
-            func.row_number()
-            .over(partition_by=Target.channel_id, order_by=(Target.next_attempt_at, Target.id))
-            .label("rn"),
-            Target.next_attempt_at.label("due"),
-        )
-        .join(Channel, Channel.id == Target.channel_id)
-        .where(_claimable(now))
-        .subquery()
-    )
-    pick = select(ranked.c.id).where(ranked.c.rn == 1).order_by(ranked.c.due).limit(limit)
-    stmt = update(Target).where(Target.id.in_(pick), Target.status == "scheduled").values(**values).returning(Target.id)
-    return list((await session.execute(stmt)).scalars())
+        pick = select(earliest_of_channel).where(*ready).order_by(due_at).limit(limit)
+        stmt = update(Target).where(Target.id.in_(pick))  # one statement under SQLite's write lock
+    result = await session.execute(stmt.values(**values).returning(Target.id))
+    return list(result.scalars())
 
 
 async def load_jobs(session: AsyncSession, target_ids: Sequence[str]) -> list[Job]:

@@ -196,7 +196,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('post_id', 'channel_id', name=op.f('uq_targets_post_id_channel_id'))
     )
     with op.batch_alter_table('targets', schema=None) as batch_op:
-        batch_op.create_index('ix_targets_channel_status', ['channel_id', 'status'], unique=False)
+        batch_op.create_index('ix_targets_channel_due', ['channel_id', 'status', 'next_attempt_at'], unique=False)
         batch_op.create_index('ix_targets_due', ['status', 'next_attempt_at'], unique=False)
         batch_op.create_index('ix_targets_lease', ['status', 'lease_expires_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_targets_post_id'), ['post_id'], unique=False)
@@ -278,7 +278,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_targets_post_id'))
         batch_op.drop_index('ix_targets_lease')
         batch_op.drop_index('ix_targets_due')
-        batch_op.drop_index('ix_targets_channel_status')
+        batch_op.drop_index('ix_targets_channel_due')
 
     op.drop_table('targets')
     with op.batch_alter_table('posts', schema=None) as batch_op:
