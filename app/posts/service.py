@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.channels import repository as channel_repo
 from app.errors import ApiError, Conflict, Invalid, NotFound
 from app.models import Channel, MediaFile, Post, Target, Workspace
+from app.models.base import new_id
 from app.platforms import ConnectorHub
 from app.posts import repository as repo
 from app.posts.content import build_content, summarise
@@ -147,8 +148,8 @@ async def insert_post(
     session: AsyncSession, post: Post, channels: Sequence[Channel], overrides: dict[str, dict[str, Any]]
 ) -> None:
     """Store a validated post and one target per channel (scheduled, or draft without a time)."""
+    post.id = post.id or new_id()  # known up front: the post and its targets go in one flush
     session.add(post)
-    await session.flush()
     status = "scheduled" if post.scheduled_at is not None else "draft"
     for ch in channels:
         session.add(Target(post_id=post.id, channel_id=ch.id, status=status,
