@@ -473,7 +473,19 @@ def profile_text(path: Path, top: int = 25) -> str:
 # ----------------------------------------------------------------------------- report
 
 
-NOTES = """### Diagnosis (measured 2026-11-26; the fixes are applied in memory by `--patched-worker`, app/ is untouched)
+NOTES = """### Where it stands (2026-11-26)
+
+The first measurements (1 worker, concurrency 64) gave 61/s on a burst, 33/s with 1,000,000 future posts and a
+spread-run p99 of 33 s. Changes 0–2 below are now in `app/` (claims seek `ix_targets_channel_due` per channel,
+finished sends share one claim, missed-post checks every 5 s, an HTTP pool as large as the concurrency, default
+concurrency 200): a burst now runs at 103–112/s and the 1,000,000 future posts no longer slow it (106/s, memory
+flat). The remaining bound is Python per send in one worker process (≈ 9 ms: two write transactions, the send,
+the attempt row) against an offered 167/s on the spread run, so p99 lateness there is still ≈ 34 s; the next
+steps are 3 below, marking the send in the claim itself, and more worker processes on PostgreSQL. Note that
+the bare-httpx ceiling measured at the same concurrency (200) is only 129–138/s on this 2-core machine, against
+476/s at concurrency 64: measured against the latter, one worker reaches ≈ 23 %.
+
+### Diagnosis (measured 2026-11-26 before the changes; `--patched-worker` applies them in memory)
 
 * **Burst capped at ≈ SMM_DISPATCH_CONCURRENCY msg/s.** The SQLite claim takes each channel's earliest due
   target; in a burst that is the channel that has just published, whose next send then sleeps ≈ 1 s in the
