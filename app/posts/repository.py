@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, exists, func, select, tuple_, update
+from sqlalchemy import and_, exists, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Attempt, IdempotencyRecord, Post, Target
@@ -76,11 +76,6 @@ async def set_targets(
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-
-async def count_targets(session: AsyncSession, post_id: str) -> int:
-    stmt = select(func.count()).select_from(Target).where(Target.post_id == post_id)
-    return int((await session.execute(stmt)).scalar_one())
 
 
 async def attempts_of(session: AsyncSession, post_id: str) -> list[tuple[Attempt, str]]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, text, update
+from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -41,13 +41,6 @@ class Job:
     scheduled_at: datetime | None
     next_attempt_at: datetime | None
     send_started_at: datetime | None
-
-
-def _claimable(now: datetime) -> Any:
-    """A scheduled, due target whose channel is active and has nothing in flight."""
-    inflight = aliased(Target)
-    busy = select(inflight.id).where(inflight.channel_id == Channel.id, inflight.status == "publishing").exists()
-    return and_(Target.status == "scheduled", Target.next_attempt_at <= now, Channel.status == ACTIVE, ~busy)
 
 
 async def claim_due(session: AsyncSession, *, now: datetime, owner: str, lease: float, limit: int) -> list[str]:
@@ -233,11 +226,6 @@ async def next_due(session: AsyncSession, now: datetime) -> datetime | None:
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def has_due(session: AsyncSession, now: datetime) -> bool:
-    stmt = select(Target.id).join(Channel, Channel.id == Target.channel_id).where(_claimable(now)).limit(1)
-    return (await session.execute(stmt)).first() is not None
-
-
 async def expired_leases(session: AsyncSession, now: datetime, limit: int = 100) -> list[tuple[str, str | None]]:
     stmt = (
         select(Target.id, Target.lease_owner)
@@ -337,8 +325,3 @@ async def status_counts(session: AsyncSession, workspace_id: str, now: datetime)
 async def workers(session: AsyncSession, since: datetime) -> list[Worker]:
     stmt = select(Worker).where(Worker.heartbeat_at >= since, Worker.stopped_at.is_(None)).order_by(Worker.started_at)
     return list((await session.execute(stmt)).scalars())
-
-
-async def pg_notify(session: AsyncSession, channel: str) -> None:
-    if session.bind.dialect.name == "postgresql":  # type: ignore[union-attr]
-        await session.execute(text("SELECT pg_notify(:c, '')"), {"c": channel})
