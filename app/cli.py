@@ -19,7 +19,7 @@ from app.errors import ApiError
 from app.migrate import upgrade_to_head
 from app.platforms import ConnectorHub, make_http_client
 from app.publishing import cli as publishing_cli
-from app.security import load_secret_key, new_secret_key
+from app.security import new_secret_key
 from app.workspaces import service as workspaces
 
 T = TypeVar("T")
@@ -271,12 +271,9 @@ def posts_add(
             media=[MediaIn(url=u) for u in media or []],
         )
         async with offline_hub(settings) as hub:
-            post = await post_service.create(
-                session, ws, data, hub, public_base=settings.effective_public_base_url, media_dir=settings.media_dir
-            )
+            post = await post_service.create(session, ws, data, hub, settings)
         return (await post_service.to_out(session, ws, post)).model_dump(mode="json")
 
-    load_secret_key(get_settings())
     out = run(work)
     if as_json:
         typer.echo(json.dumps(out, indent=2))

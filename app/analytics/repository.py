@@ -139,7 +139,9 @@ async def history_columns(session: AsyncSession, channel_id: str) -> dict[str, n
     )
     rows = (await session.execute(stmt)).all()
     cols = list(zip(*rows, strict=True)) if rows else [() for _ in range(len(METRICS) + 2)]
-    out: dict[str, npt.NDArray[Any]] = {"posted_at": np.array(cols[0], dtype=np.float64)}
+    # whole seconds: SQLite's julianday arithmetic lands a hair *below* exact times (18:00:00 -> 17:59:59.99997),
+    # which would put every post made on the hour into the previous hour's cell
+    out: dict[str, npt.NDArray[Any]] = {"posted_at": np.rint(np.array(cols[0], dtype=np.float64))}
     for i, m in enumerate(METRICS, start=1):
         out[m] = np.array(cols[i], dtype=np.float64)  # None -> NaN
     out["kind"] = np.array(cols[-1], dtype=object)

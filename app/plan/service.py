@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.analytics.model import RANK_CAUTION
 from app.analytics.service import ChannelFit, channel_fit
 from app.channels import repository as channel_repo
-from app.config import Settings, get_settings
+from app.config import Settings
 from app.errors import ApiError, Invalid
 from app.models import Channel, Workspace
 from app.plan import repository as repo
@@ -145,14 +145,13 @@ async def find_slot(session: AsyncSession, channels: Sequence[Channel], not_befo
 
 
 async def auto_schedule(session: AsyncSession, workspace: Workspace, channels: Sequence[Channel],
-                        not_before: datetime, *, spacing: float | None = None) -> datetime:
+                        not_before: datetime, *, spacing: float) -> datetime:
     """``scheduled_at: "auto"``: the best free slot for a post on ``channels`` at or after ``not_before`` (UTC).
 
     The slot is ranked by the summed analyzer scores of the channels (hour starts on the first channel's wall
     clock), keeps ``settings.min_post_spacing`` between posts of each channel, and falls back to the next free
     daytime hour when there is no history to go by. Never raises for lack of data."""
-    gap = spacing if spacing is not None else get_settings().min_post_spacing
-    return (await find_slot(session, channels, not_before, spacing=gap)).at
+    return (await find_slot(session, channels, not_before, spacing=spacing)).at
 
 
 def _bound(value: str | None, name: str, zone: str, default: datetime) -> datetime:

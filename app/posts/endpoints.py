@@ -49,8 +49,7 @@ async def create_post(
     settings = request.app.state.settings
     if idempotency_key and (replayed := await _replay(request, session, workspace, idempotency_key)):
         return replayed
-    post = await service.create(session, workspace, data, request.app.state.hub,
-                                public_base=settings.effective_public_base_url, media_dir=settings.media_dir)
+    post = await service.create(session, workspace, data, request.app.state.hub, settings)
     out = await service.to_out(session, workspace, post)
     body = out.model_dump_json()
     if idempotency_key:

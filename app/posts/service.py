@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.channels import repository as channel_repo
+from app.config import Settings
 from app.errors import ApiError, Conflict, Invalid, NotFound
 from app.models import Channel, MediaFile, Post, Target, Workspace
 from app.models.base import new_id
@@ -118,10 +119,12 @@ async def load_channels(session: AsyncSession, workspace: Workspace, ids: Sequen
 
 
 async def create(
-    session: AsyncSession, workspace: Workspace, data: PostCreate, hub: ConnectorHub, *,
-    public_base: str, media_dir: Path, now: datetime | None = None,
+    session: AsyncSession, workspace: Workspace, data: PostCreate, hub: ConnectorHub, settings: Settings, *,
+    now: datetime | None = None,
 ) -> Post:
+    """Validate and store a post with one target per channel; ``scheduled_at="auto"`` asks the analyzer."""
     now = now or utcnow()
+    public_base, media_dir = settings.effective_public_base_url, settings.media_dir
     channels = await load_channels(session, workspace, data.channel_ids)
     auto = (data.scheduled_at or "").strip().lower() == "auto"
     scheduled_at = None if auto else parse_schedule(data.scheduled_at, data.timezone, now)
@@ -138,7 +141,8 @@ async def create(
         from app.plan.service import auto_schedule  # the analyzer's slot finder
 
         not_before = parse_schedule(data.not_before, data.timezone, now, "not_before") if data.not_before else now
-        post.scheduled_at = await auto_schedule(session, workspace, channels, max(not_before or now, now))
+        post.scheduled_at = await auto_schedule(session, workspace, channels, max(not_before or now, now),
+                                                spacing=settings.min_post_spacing)
         post.order_at = post.scheduled_at
     await insert_post(session, post, channels, overrides)
     return post

@@ -18,7 +18,6 @@ from app.web.post_form import (
     MEDIA_KINDS,
     ComposeState,
     Errors,
-    best_slot_available,
     channel_limits,
     field_errors,
     read_form,
@@ -49,7 +48,7 @@ async def _compose_page(
     return render(request, "compose.html", {
         "state": state, "errors": errors or {}, "rows": channel_limits(channels, request.app.state.hub),
         "zones": zone_options(), "workspace_zone": zone_of(user.workspace),
-        "best_slot": best_slot_available(), "media_kinds": MEDIA_KINDS, "notice": notice,
+        "media_kinds": MEDIA_KINDS, "notice": notice,
     }, user=user, status_code=status_code)
 
 
@@ -85,9 +84,7 @@ async def create_post(request: Request, session: SessionDep, user: CsrfUserDep) 
         await _attach_upload(request, session, user, state, form)
         channels = list((await channel_repo.get_many(session, user.workspace.id, state.channel_ids)).values())
         data = to_create(state, channels, zone_of(user.workspace))
-        post = await post_service.create(session, user.workspace, data, request.app.state.hub,
-                                         public_base=settings.effective_public_base_url,
-                                         media_dir=settings.media_dir)
+        post = await post_service.create(session, user.workspace, data, request.app.state.hub, settings)
     except ApiError as exc:
         await session.commit()  # nothing of the post was written; an uploaded file is kept for the retry
         return await _compose_page(request, session, user, state, field_errors(exc, state),

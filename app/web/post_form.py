@@ -12,7 +12,6 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.datastructures import FormData, UploadFile
 
-from app import optional_module
 from app.errors import ApiError
 from app.models import Channel
 from app.platforms import ConnectorHub
@@ -185,9 +184,3 @@ def _zone_options_at(hour: datetime) -> list[tuple[str, str]]:
 
     names = ["UTC", *zone_names()]
     return [(name, f"{name} ({utc_offset(hour.astimezone(get_zone(name)))})") for name in names]
-
-
-def best_slot_available() -> bool:
-    """Whether the analyzer's slot finder is in this build (``scheduled_at="auto"``)."""
-    module = optional_module("app.plan.service")
-    return module is not None and hasattr(module, "auto_schedule")

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import re
-from types import SimpleNamespace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import update
 
 from app.models import ApiKey
@@ -360,24 +359,24 @@ async def test_needs_reauth_banner(app: Any, web: httpx.AsyncClient, client: htt
     assert "needs re-authorisation" in (await web.get("/channels")).text
 
 
-async def test_channel_heatmap_from_the_analyzer(monkeypatch: pytest.MonkeyPatch, web: httpx.AsyncClient,
-                                                 client: httpx.AsyncClient) -> None:
-    import app.web.insights as insights
-
+async def test_channel_heatmap_from_the_analyzer(web: httpx.AsyncClient, client: httpx.AsyncClient) -> None:
+    """A real history (imported as CSV) through the real analyzer onto the channel page."""
     ch = await make_channel(client)
-    cells = [{"weekday": d, "hour": h, "score": (h - 12) / 40, "low": -0.1, "high": 0.3, "posts": (d + h) % 3}
-             for d in range(7) for h in range(24)]
-    slots = [{"weekday": 1, "hour": 18, "score": 0.21, "low": 0.08, "high": 0.33, "posts": 14}]
-
-    async def heatmap(session: Any, workspace: Any, channel: Any) -> dict[str, Any]:
-        return {"timezone": channel.timezone, "cells": cells, "effect_detected": True, "posts_used": 312,
-                "explanation": "Evenings <b>win</b>.", "slots": slots}
-
-    monkeypatch.setattr(insights, "optional_module", lambda name: SimpleNamespace(heatmap=heatmap))
+    start = datetime.now(UTC) - timedelta(days=300)
+    rows = ["posted_at,likes,comments,shares,reach"]
+    for i in range(600):  # twice a day for 300 days: 19:00 Moscow does three times better than 10:00
+        evening = i % 2 == 1
+        at = (start + timedelta(days=i // 2)).replace(hour=16 if evening else 7, minute=0, second=0, microsecond=0)
+        likes = 300 + (i * 37) % 50 if evening else 100 + (i * 37) % 50
+        rows.append(f"{at.isoformat()},{likes},5,2,10000")
+    r = await client.post(f"/api/v1/channels/{ch['id']}/engagement", content="\n".join(rows),
+                          headers={"content-type": "text/csv"})
+    assert r.status_code == 200 and r.json()["imported"] == 600, r.text
     page = (await web.get(f"/channels/{ch['id']}")).text
     assert page.count('class="cell') == 168 and "<svg" in page
-    assert "Tue 18:00–19:00" in page and "312 posts analysed" in page
-    assert "Evenings &lt;b&gt;win&lt;/b&gt;." in page
+    assert re.search(r"5[89]\d posts analysed", page)  # the last few days are still collecting engagement
+    top = page[page.index('class="slots"'):][:400]
+    assert "19:00–20:00" in top  # the planted evening (16:00 UTC is 19:00 in Europe/Moscow)
 
 
 # --- sandbox --------------------------------------------------------------------------------------------------
