@@ -248,9 +248,9 @@ async def seed_channels(db: BenchDb, creds: Sequence[dict[str, str]], platform_n
 
 POST_COLS = ("id", "created_at", "updated_at", "workspace_id", "text", "media", "options", "scheduled_at",
              "timezone", "order_at", "cancelled_at", "priority", "rubric", "series_id", "occurrence_at")
-TARGET_COLS = ("id", "created_at", "updated_at", "post_id", "channel_id", "status", "overrides", "attempts",
-               "failures", "next_attempt_at", "lease_owner", "lease_expires_at", "send_started_at", "checkpoint",
-               "external_id", "url", "last_error", "error_code", "published_at", "late_by_s", "late")
+TARGET_COLS = ("id", "created_at", "updated_at", "post_id", "channel_id", "order_at", "status", "overrides",
+               "attempts", "failures", "next_attempt_at", "lease_owner", "lease_expires_at", "send_started_at",
+               "checkpoint", "external_id", "url", "last_error", "error_code", "published_at", "late_by_s", "late")
 
 
 @dataclass
@@ -278,7 +278,7 @@ def _rows(ws_id: str, specs: Iterable[PostSpec], sqlite: bool) -> tuple[list[tup
         posts.append((pid, now, now, ws_id, sp.text, empty_list, empty_dict, at, None, at, None, 3, None, None, None))
         published = sp.status == "published"
         targets.append((
-            tid, now, now, pid, sp.channel_id, sp.status, empty_dict, 1 if published else 0, 0,
+            tid, now, now, pid, sp.channel_id, at, sp.status, empty_dict, 1 if published else 0, 0,
             None if published else at, None, None, None, empty_dict, "1" if published else None, None, None, None,
             at if published else None, 0.1 if published else None, 0 if sqlite else False,
         ))

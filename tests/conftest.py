@@ -142,3 +142,16 @@ async def make_channel(client: httpx.AsyncClient, platform: str = "telegram", **
     r = await client.post("/api/v1/channels", json=body)
     assert r.status_code == 201, r.text
     return dict(r.json())
+
+
+async def targets_out_of_step(app: Any) -> list[tuple[str, str]]:
+    """(post id, channel id) of every target whose ``order_at`` differs from its post's; must be none."""
+    from sqlalchemy import select
+
+    from app.models import Post, Target
+
+    async with app.state.sessionmaker() as session:
+        stmt = (select(Target.post_id, Target.channel_id)
+                .join(Post, Post.id == Target.post_id)
+                .where(Target.order_at != Post.order_at))
+        return [(pid, cid) for pid, cid in (await session.execute(stmt)).all()]

@@ -6,7 +6,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import make_channel
+from tests.conftest import make_channel, targets_out_of_step
 
 
 def future(hours: float = 2) -> str:
@@ -221,3 +221,177 @@ async def test_media_upload_and_use(client: httpx.AsyncClient, anon: httpx.Async
     r = await create(client, text="pic", channel_ids=[ch["id"]], scheduled_at=future(),
                      media=[{"media_id": "missing"}])
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "media[0].media_id"
+
+
+async def _calendar(client: httpx.AsyncClient, channel_id: str, start: str | None = "2031-03-02T00:00:00Z",
+                    end: str | None = "2031-03-06T00:00:00Z", limit: int = 2, **extra: Any) -> list[str]:
+    """Texts of the channel's calendar, walking every page."""
+    texts: list[str] = []
+    params: dict[str, Any] = {"channel_id": channel_id, "limit": limit, **extra}
+    if start:
+        params["start"] = start
+    if end:
+        params["end"] = end
+    while True:
+        page = (await client.get("/api/v1/posts", params=params)).json()
+        texts += [p["text"] for p in page["items"]]
+        if not page["next_cursor"]:
+            return texts
+        params["cursor"] = page["next_cursor"]
+
+
+async def _order_at(app: Any, post_id: str) -> tuple[datetime, set[datetime]]:
+    """The post's order_at and the set of its targets' copies."""
+    from sqlalchemy import select
+
+    from app.models import Post, Target
+
+    async with app.state.sessionmaker() as session:
+        post = (await session.execute(select(Post.order_at).where(Post.id == post_id))).scalar_one()
+        copies = set((await session.execute(select(Target.order_at).where(Target.post_id == post_id))).scalars())
+    return post, copies
+
+
+async def test_channel_calendar_follows_reschedules(client: httpx.AsyncClient, anon: httpx.AsyncClient,
+                                                    app: Any) -> None:
+    from app.db import session_scope
+    from app.workspaces import service as workspaces
+
+    a = await make_channel(client)
+    b = await make_channel(client, "vk")
+    base = datetime(2031, 3, 1, 12, tzinfo=UTC)
+    ids: dict[str, str] = {}
+    for day in range(8):  # p<day> at 1 March + day, 12:00 UTC; the even days on both channels
+        channels = [a["id"], b["id"]] if day % 2 == 0 else [a["id"]]
+        at = (base + timedelta(days=day)).isoformat()
+        r = await create(client, text=f"p{day}", channel_ids=channels, scheduled_at=at)
+        ids[f"p{day}"] = r.json()["id"]
+    assert await _calendar(client, a["id"]) == ["p1", "p2", "p3", "p4"]
+    assert await _calendar(client, b["id"]) == ["p2", "p4"]
+
+    # out of the range: both of its targets follow
+    moved = datetime(2031, 3, 20, 9, tzinfo=UTC)
+    r = await client.patch(f"/api/v1/posts/{ids['p2']}", json={"scheduled_at": moved.isoformat()})
+    assert r.status_code == 200
+    assert await _order_at(app, ids["p2"]) == (moved, {moved})
+    assert await _calendar(client, a["id"]) == ["p1", "p3", "p4"]
+    assert await _calendar(client, b["id"]) == ["p4"]
+    assert await _calendar(client, b["id"], "2031-03-20", "2031-03-21") == ["p2"]
+
+    # into the range, between two others
+    r = await client.patch(f"/api/v1/posts/{ids['p6']}", json={"scheduled_at": "2031-03-03T18:00:00Z"})
+    assert r.status_code == 200
+    assert await _calendar(client, a["id"]) == ["p1", "p6", "p3", "p4"]
+    assert await _calendar(client, b["id"]) == ["p6", "p4"]
+
+    # onto another post's instant: the id breaks the tie, also across a page boundary
+    r = await client.patch(f"/api/v1/posts/{ids['p7']}", json={"scheduled_at": "2031-03-04T12:00:00Z"})
+    assert r.status_code == 200
+    tied = [t for _, t in sorted((ids[t], t) for t in ("p3", "p7"))]
+    for limit in (1, 2, 3, 500):
+        assert await _calendar(client, a["id"], limit=limit) == ["p1", "p6", *tied, "p4"]
+
+    # during a walk: a post moved behind the cursor is not seen again, one moved ahead of it is seen once
+    first = (await client.get("/api/v1/posts", params={"channel_id": a["id"], "start": "2031-03-02",
+                                                       "end": "2031-03-06", "limit": 2})).json()
+    assert [p["text"] for p in first["items"]] == ["p1", "p6"]
+    await client.patch(f"/api/v1/posts/{ids['p4']}", json={"scheduled_at": "2031-03-02T06:00:00Z"})
+    await client.patch(f"/api/v1/posts/{ids['p1']}", json={"scheduled_at": "2031-03-05T20:00:00Z"})
+    rest = (await client.get("/api/v1/posts", params={"channel_id": a["id"], "start": "2031-03-02",
+                                                      "end": "2031-03-06", "limit": 10,
+                                                      "cursor": first["next_cursor"]})).json()
+    assert [p["text"] for p in rest["items"]] == [*tied, "p1"]
+    assert await _calendar(client, a["id"]) == ["p4", "p6", *tied, "p1"]
+
+    # back to a draft: sorted by its creation time, on every target
+    r = await client.patch(f"/api/v1/posts/{ids['p6']}", json={"scheduled_at": None})
+    assert r.status_code == 200 and r.json()["status"] == "draft"
+    created = datetime.fromisoformat(r.json()["created_at"])
+    assert await _order_at(app, ids["p6"]) == (created, {created})
+    assert await _calendar(client, a["id"]) == ["p4", *tied, "p1"]
+    assert await _calendar(client, b["id"], None, None, status="draft") == ["p6"]
+    assert await _calendar(client, b["id"], None, None, status="scheduled") == ["p0", "p4", "p2"]
+    assert await targets_out_of_step(app) == []
+
+    # the channel filter agrees with the whole workspace's calendar filtered by hand
+    everything = (await client.get("/api/v1/posts", params={"limit": 500})).json()["items"]
+    for ch in (a, b):
+        by_hand = [p["text"] for p in everything if any(t["channel_id"] == ch["id"] for t in p["targets"])]
+        assert await _calendar(client, ch["id"], None, None, limit=3) == by_hand
+
+    # another workspace naming this channel sees nothing
+    async with session_scope(app.state.sessionmaker) as session:
+        ws = await workspaces.ensure_workspace(session, "other")
+        key, _ = await workspaces.add_key(session, ws)
+    r = await anon.get("/api/v1/posts", params={"channel_id": a["id"]}, headers={"Authorization": f"Bearer {key}"})
+    assert r.status_code == 200 and r.json()["items"] == []
+
+
+async def test_channel_calendar_matches_the_workspace_walk(client: httpx.AsyncClient, app: Any) -> None:
+    """The targets-driven query answers exactly what filtering the workspace's posts by an EXISTS answered."""
+    from sqlalchemy import and_, exists, select, tuple_, update
+
+    from app.db import session_scope
+    from app.models import Channel, Post, Target
+    from app.posts import repository as repo
+    from app.workspaces import service as workspaces
+
+    async def reference(session: Any, ws_id: str, *, start: datetime | None, end: datetime | None,
+                        channel_id: str, status: str | None, after: tuple[datetime, str] | None,
+                        limit: int) -> list[str]:  # list_page as it was before targets.order_at
+        stmt = select(Post.id).where(Post.workspace_id == ws_id)
+        if start is not None:
+            stmt = stmt.where(Post.order_at >= start)
+        if end is not None:
+            stmt = stmt.where(Post.order_at < end)
+        conds = [Target.post_id == Post.id, Target.channel_id == channel_id]
+        if status == "partially_published":
+            stmt = stmt.where(exists().where(and_(*conds, Target.status == "published")),
+                              exists().where(and_(*conds, Target.status == "failed")))
+        elif status is not None:
+            stmt = stmt.where(exists().where(and_(*conds, Target.status == status)))
+        else:
+            stmt = stmt.where(exists().where(and_(*conds)))
+        if after is not None:
+            stmt = stmt.where(tuple_(Post.order_at, Post.id) > after)
+        return list((await session.execute(stmt.order_by(Post.order_at, Post.id).limit(limit))).scalars())
+
+    chans = [await make_channel(client), await make_channel(client, "vk"), await make_channel(client)]
+    base = datetime(2031, 5, 1, tzinfo=UTC)
+    statuses = ["scheduled", "published", "failed", "cancelled", "needs_check"]
+    for i in range(24):
+        on = [c["id"] for j, c in enumerate(chans) if (i + j) % 3 != 0 or i % 5 == 0]
+        at = base + timedelta(hours=6 * (i // 2))  # pairs share an instant: ties go by id
+        post = (await create(client, text=f"q{i}", channel_ids=on, scheduled_at=at.isoformat())).json()
+        async with session_scope(app.state.sessionmaker) as session:
+            for k, cid in enumerate(on):
+                await session.execute(update(Target).where(Target.post_id == post["id"], Target.channel_id == cid)
+                                      .values(status=statuses[(i + k) % len(statuses)]))
+    await create(client, text="draft", channel_ids=[chans[0]["id"]], scheduled_at=None)
+    async with session_scope(app.state.sessionmaker) as session:
+        other = await workspaces.ensure_workspace(session, "other")
+        stranger = Channel(workspace_id=other.id, platform="telegram", name="theirs", timezone="UTC",
+                           credentials_sealed="x", account={})
+        session.add(stranger)
+        await session.flush()
+        stranger_id = stranger.id
+        ws_id = (await session.execute(select(Channel.workspace_id).where(Channel.id == chans[0]["id"]))).scalar_one()
+
+    windows = [(None, None), (base + timedelta(hours=6), base + timedelta(days=2))]
+    checked = 0
+    async with app.state.sessionmaker() as session:
+        for cid in [c["id"] for c in chans] + [stranger_id, "no-such-channel"]:
+            for status in (None, "draft", *statuses, "partially_published"):
+                for start, end in windows:
+                    for limit in (1, 3, 100):
+                        after: tuple[datetime, str] | None = None
+                        while True:
+                            args = dict(start=start, end=end, channel_id=cid, status=status, after=after,
+                                        limit=limit)
+                            got = await repo.list_page(session, ws_id, **args)  # type: ignore[arg-type]
+                            assert [p.id for p in got] == await reference(session, ws_id, **args)  # type: ignore[arg-type]
+                            checked += 1
+                            if len(got) < limit:
+                                break
+                            after = (got[-1].order_at, got[-1].id)
+    assert checked > 300

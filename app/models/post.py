@@ -42,10 +42,14 @@ class Target(IdMixin, TimestampMixin, Base):
         Index("ix_targets_due", "status", "next_attempt_at"),
         Index("ix_targets_channel_due", "channel_id", "status", "next_attempt_at"),
         Index("ix_targets_lease", "status", "lease_expires_at"),
+        # the calendar of one channel: range + keyset + order from the index alone, then posts by primary key
+        Index("ix_targets_channel_order", "channel_id", "order_at", "post_id"),
     )
 
     post_id: Mapped[str] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
     channel_id: Mapped[str] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    # always equal to its post's posts.order_at (denormalised for ix_targets_channel_order; app.posts.service keeps it)
+    order_at: Mapped[datetime] = mapped_column()
     status: Mapped[str] = mapped_column(String(20), default="draft")
     overrides: Mapped[dict[str, Any]] = mapped_column(default=dict)
     attempts: Mapped[int] = mapped_column(Integer, default=0)  # sends made (every try, including status polls)

@@ -153,10 +153,11 @@ async def insert_post(
 ) -> None:
     """Store a validated post and one target per channel (scheduled, or draft without a time)."""
     post.id = post.id or new_id()  # known up front: the post and its targets go in one flush
+    post.order_at = post.order_at or post.scheduled_at or utcnow()  # its targets carry a copy (the calendar key)
     session.add(post)
     status = "scheduled" if post.scheduled_at is not None else "draft"
     for ch in channels:
-        session.add(Target(post_id=post.id, channel_id=ch.id, status=status,
+        session.add(Target(post_id=post.id, channel_id=ch.id, order_at=post.order_at, status=status,
                            overrides=overrides.get(ch.id, {}), next_attempt_at=post.scheduled_at))
     await session.flush()
 
@@ -168,9 +169,10 @@ async def get(session: AsyncSession, workspace: Workspace, post_id: str) -> Post
     return post
 
 
-def target_out(t: Target, platforms: dict[str, str]) -> TargetOut:
+def target_out(t: Any) -> TargetOut:
+    """One target as answered: ``t`` is a row of ``repository.target_rows_of``."""
     return TargetOut(
-        channel_id=t.channel_id, platform=platforms.get(t.channel_id), status=t.status,
+        channel_id=t.channel_id, platform=t.platform, status=t.status,
         external_id=t.external_id, url=t.url, attempts=t.attempts, last_error=t.last_error,
         published_at=t.published_at, next_attempt_at=t.next_attempt_at if t.status == "scheduled" else None,
         late_by_s=t.late_by_s, late=t.late,
@@ -178,10 +180,7 @@ def target_out(t: Target, platforms: dict[str, str]) -> TargetOut:
 
 
 async def to_out_many(session: AsyncSession, workspace: Workspace, posts: Sequence[Post]) -> list[PostOut]:
-    targets = await repo.targets_of(session, [p.id for p in posts])
-    channel_ids = {t.channel_id for ts in targets.values() for t in ts}
-    stmt = select(Channel.id, Channel.platform).where(Channel.id.in_(channel_ids))
-    platforms = {cid: plat for cid, plat in (await session.execute(stmt)).all()} if channel_ids else {}
+    targets = await repo.target_rows_of(session, [p.id for p in posts])
     out = []
     for p in posts:
         ts = targets[p.id]
@@ -190,7 +189,7 @@ async def to_out_many(session: AsyncSession, workspace: Workspace, posts: Sequen
             text=p.text, media=[_public_media(m) for m in p.media], options=p.options,
             overrides={t.channel_id: t.overrides for t in ts if t.overrides},
             priority=p.priority, rubric=p.rubric, series_id=p.series_id,
-            created_at=p.created_at, updated_at=p.updated_at, targets=[target_out(t, platforms) for t in ts],
+            created_at=p.created_at, updated_at=p.updated_at, targets=[target_out(t) for t in ts],
         ))
     return out
 
@@ -250,8 +249,8 @@ async def update(
         post.scheduled_at = parse_schedule(data.scheduled_at, post.timezone, now)
         post.order_at = post.scheduled_at or post.created_at
         status = "scheduled" if post.scheduled_at is not None else "draft"
-        for t in targets:
-            t.status, t.next_attempt_at = status, post.scheduled_at
+        for t in targets:  # every target of the post: targets.order_at is the calendar's copy of posts.order_at
+            t.status, t.next_attempt_at, t.order_at = status, post.scheduled_at, post.order_at
     channels = await load_channels(session, workspace, channel_ids)
     validate_content(post, channels, {t.channel_id: t.overrides for t in targets}, hub, media_dir)
     post.updated_at = now

@@ -171,6 +171,7 @@ def upgrade() -> None:
     op.create_table('targets',
     sa.Column('post_id', sa.String(length=32), nullable=False),
     sa.Column('channel_id', sa.String(length=32), nullable=False),
+    sa.Column('order_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('overrides', sa.JSON(), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
@@ -197,6 +198,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('targets', schema=None) as batch_op:
         batch_op.create_index('ix_targets_channel_due', ['channel_id', 'status', 'next_attempt_at'], unique=False)
+        batch_op.create_index('ix_targets_channel_order', ['channel_id', 'order_at', 'post_id'], unique=False)
         batch_op.create_index('ix_targets_due', ['status', 'next_attempt_at'], unique=False)
         batch_op.create_index('ix_targets_lease', ['status', 'lease_expires_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_targets_post_id'), ['post_id'], unique=False)
@@ -278,6 +280,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_targets_post_id'))
         batch_op.drop_index('ix_targets_lease')
         batch_op.drop_index('ix_targets_due')
+        batch_op.drop_index('ix_targets_channel_order')
         batch_op.drop_index('ix_targets_channel_due')
 
     op.drop_table('targets')

@@ -14,7 +14,7 @@ from app.analytics.service import ChannelFit
 from app.models import Channel
 from app.plan.service import Scores, candidates, choose
 from tests.analytics.conftest import planted_rows, to_csv, upload
-from tests.conftest import make_channel
+from tests.conftest import make_channel, targets_out_of_step
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -107,7 +107,7 @@ async def _draft(client: httpx.AsyncClient, channel_id: str, text: str, priority
     return str(r.json()["id"])
 
 
-async def test_plan_fill_dry_run_then_confirm(client: httpx.AsyncClient) -> None:
+async def test_plan_fill_dry_run_then_confirm(client: httpx.AsyncClient, app: Any) -> None:
     ch = await _planted_channel(client)
     low = await _draft(client, ch["id"], "low", 5)
     high = await _draft(client, ch["id"], "high", 1)
@@ -138,6 +138,7 @@ async def test_plan_fill_dry_run_then_confirm(client: httpx.AsyncClient) -> None
     for item in done["plan"]:
         post = (await client.get(f"/api/v1/posts/{item['post_id']}")).json()
         assert post["status"] == "scheduled" and _at(post) == datetime.fromisoformat(item["scheduled_at"])
+    assert await targets_out_of_step(app) == []  # the channel calendar sees the placed drafts at their times
     again = (await client.post("/api/v1/plan/fill", json={"drafts": "all"})).json()
     assert again["plan"] == []
 

@@ -62,7 +62,8 @@ async def seed(settings: Settings, platform: str, channels: int, per_channel: in
                 p = Post(workspace_id=ws.id, text=text, media=[], options={}, scheduled_at=at, order_at=at)
                 s.add(p)
                 await s.flush()
-                s.add(Target(post_id=p.id, channel_id=ch.id, status="scheduled", next_attempt_at=at, overrides={}))
+                s.add(Target(post_id=p.id, channel_id=ch.id, order_at=at, status="scheduled", next_attempt_at=at,
+                             overrides={}))
                 texts.append(text)
     await engine.dispose()
     return texts

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from app.db import session_scope
 from app.models import Post, Series, Target
 from app.series import service
-from tests.conftest import make_channel
+from tests.conftest import make_channel, targets_out_of_step
 
 
 def series(cron: str, zone: str, **extra: Any) -> Series:
@@ -74,6 +74,7 @@ async def test_api_create_materialises_ordinary_posts(client: httpx.AsyncClient,
     # an occurrence is an ordinary post: it can be edited on its own
     r = await client.patch(f"/api/v1/posts/{posts[0]['id']}", json={"text": "This week: a special"})
     assert r.status_code == 200
+    assert await targets_out_of_step(app) == []  # the calendar's copy of each occurrence's time
     # materialising again is idempotent
     async with session_scope(app.state.sessionmaker) as s:
         made, _ = await service.run_all(s, datetime.now(UTC), 14)
