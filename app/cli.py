@@ -97,11 +97,11 @@ def serve(
 def worker() -> None:
     """The scheduler/publisher alone (no HTTP). Any number may run against one PostgreSQL database."""
     from app.logs import setup_logging
-    from app.worker import run_worker
+    from app.worker import run_loop, run_worker
 
     settings = get_settings()
     setup_logging(settings.log_level)
-    asyncio.run(run_worker(settings))
+    run_loop(run_worker(settings))
 
 
 @app.command()

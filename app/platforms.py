@@ -3,6 +3,8 @@ sandbox (the fake platforms this service mounts under ``/sandbox/<platform>`` wh
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import httpx
 
 from app.config import Settings
@@ -15,13 +17,64 @@ def _connect_host(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
 
 
+KEEPALIVE_S = 4.0  # idle connections are dropped before servers usually drop them (5 s)
+SHARD_SIZE = 16
+
+
+class ShardedTransport(httpx.AsyncBaseTransport):
+    """One logical connection pool made of several small httpcore pools; each request goes to the least busy.
+
+    httpcore looks at every connection of its pool on each request and each response (and, for every idle
+    connection, counts the idle ones again): with one pool of 200 connections that was 42 % of the
+    publisher's HTTP time (``bench/RESULTS.md``, dispatch). Pools of ``SHARD_SIZE`` keep the scan short.
+    """
+
+    def __init__(self, size: int, shard_size: int = SHARD_SIZE, keepalive_expiry: float = KEEPALIVE_S) -> None:
+        count = max(1, -(-size // shard_size))
+        per = -(-size // count)
+        limits = httpx.Limits(max_connections=per, max_keepalive_connections=per, keepalive_expiry=keepalive_expiry)
+        self.pools = [httpx.AsyncHTTPTransport(limits=limits) for _ in range(count)]
+        self.busy = [0] * count
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        i = self.busy.index(min(self.busy))
+        self.busy[i] += 1
+        try:
+            response = await self.pools[i].handle_async_request(request)
+        except BaseException:
+            self.busy[i] -= 1
+            raise
+        assert isinstance(response.stream, httpx.AsyncByteStream)
+        response.stream = _Counted(response.stream, self.busy, i)  # busy until the body is read or closed
+        return response
+
+    async def aclose(self) -> None:
+        for pool in self.pools:
+            await pool.aclose()
+
+
+class _Counted(httpx.AsyncByteStream):
+    def __init__(self, inner: httpx.AsyncByteStream, busy: list[int], index: int) -> None:
+        self.inner, self.busy, self.index, self.closed = inner, busy, index, False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self.inner:
+            yield chunk
+
+    async def aclose(self) -> None:
+        try:
+            await self.inner.aclose()
+        finally:
+            if not self.closed:
+                self.closed = True
+                self.busy[self.index] -= 1
+
+
 def make_http_client(settings: Settings) -> httpx.AsyncClient:
-    """The one shared client: a pool as large as the publisher's concurrency (opening a connection per send
-    costs more CPU than the send), idle connections dropped before servers usually drop them (5 s), so a send
-    never goes out on a connection the server is closing."""
-    size = max(settings.dispatch_concurrency, 20)
-    limits = httpx.Limits(max_connections=size, max_keepalive_connections=size, keepalive_expiry=4.0)
-    return httpx.AsyncClient(timeout=settings.http_timeout, limits=limits, follow_redirects=False)
+    """The one shared client: connections for as many sends as the publisher runs at once (opening a
+    connection per send costs more CPU than the send), in small pools (:class:`ShardedTransport`)."""
+    transport = ShardedTransport(max(settings.dispatch_concurrency, 20))
+    return httpx.AsyncClient(timeout=settings.http_timeout, transport=transport, follow_redirects=False)
 
 
 class ConnectorHub:

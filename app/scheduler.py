@@ -32,6 +32,7 @@ from app.models import Worker
 from app.platforms import ConnectorHub
 from app.publishing import repository as repo
 from app.publishing.engine import Publisher
+from app.publishing.repository import Job
 from app.security import CredentialBox
 from app.timeutil import utcnow
 
@@ -103,6 +104,10 @@ class PublisherRunner:
         self._listener: object | None = None
         self._armed_for: datetime | None = None
         self._missed_checked: datetime | None = None
+        # channel id -> loop time before which its connector would make a new send wait (per-chat pacing):
+        # claims pass these channels over rather than tie up a dispatch slot in the pacer's sleep
+        self.cooling: dict[str, float] = {}
+        self._cooling_wake: asyncio.TimerHandle | None = None
 
     # life cycle ---------------------------------------------------------------------------------------
 
@@ -141,6 +146,8 @@ class PublisherRunner:
             self._loop_task.cancel()
             await asyncio.gather(self._loop_task, return_exceptions=True)
         await self._unlisten()
+        if self._cooling_wake is not None:
+            self._cooling_wake.cancel()
         pending = list(self.inflight.values())
         if pending:
             await asyncio.wait(pending, timeout=self.settings.shutdown_grace)
@@ -149,6 +156,7 @@ class PublisherRunner:
             self.inflight[tid].cancel()
         if leftover:
             await asyncio.gather(*(self.inflight[t] for t in leftover), return_exceptions=True)
+        await self.publisher.writes.close()
         async with session_scope(self.maker) as s:
             released = await repo.release(s, self.owner, self.clock())
             await repo.worker_stopped(s, self.owner, self.clock())
@@ -185,26 +193,43 @@ class PublisherRunner:
                 await repo.mark_missed(s, now, self.settings.missed_grace)
             self._missed_checked = now
         exhausted = False
+        loop = asyncio.get_running_loop()
         while not self.stopping:
             free = self.settings.dispatch_concurrency - len(self.inflight)
             if free <= 0:
                 break
             limit = min(free, self.settings.dispatch_batch)
+            t = loop.time()
+            self.cooling = {c: until for c, until in self.cooling.items() if until > t}
             async with session_scope(self.maker) as s:
                 ids = await repo.claim_due(s, now=self.clock(), owner=self.owner, lease=self.settings.claim_lease,
-                                           limit=limit)
+                                           limit=limit, exclude=list(self.cooling))
                 jobs = await repo.load_jobs(s, ids)
             for job in jobs:
-                self._spawn(job.target_id, self.publisher.run(job))
+                self._spawn(job.target_id, self.publisher.run(job), job)
             started += len(jobs)
             if len(ids) < limit:
                 exhausted = True
                 break
         if exhausted:  # while slots are full, finishing sends wake us instead of the timer
             await self._arm()
+            self._wake_after_cooling()
         return started
 
-    def _spawn(self, target_id: str, coro: Awaitable[object]) -> None:
+    def _wake_after_cooling(self) -> None:
+        """Look again when the first passed-over channel may send (its due posts are not in the timer)."""
+        if not self.cooling or self.stopping:
+            return
+        loop = asyncio.get_running_loop()
+        at = min(self.cooling.values())
+        handle = self._cooling_wake
+        if handle is not None and not handle.cancelled() and loop.time() < handle.when() <= at:
+            return  # an earlier wake-up is pending
+        if handle is not None:
+            handle.cancel()
+        self._cooling_wake = loop.call_at(at, self.notify)
+
+    def _spawn(self, target_id: str, coro: Awaitable[object], job: Job | None = None) -> None:
         async def runner() -> object:
             try:
                 return await coro
@@ -213,6 +238,10 @@ class PublisherRunner:
                 return None
             finally:
                 self.inflight.pop(target_id, None)
+                if job is not None:
+                    pace = self.hub.get(job.platform, job.sandbox).limits.per_chat_per_second
+                    if pace:
+                        self.cooling[job.channel_id] = asyncio.get_running_loop().time() + 1.0 / pace
                 self.notify()  # a slot and perhaps a channel freed up
 
         self.inflight[target_id] = asyncio.create_task(runner(), name=f"smm-send-{target_id}")

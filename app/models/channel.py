@@ -25,3 +25,6 @@ class Channel(IdMixin, TimestampMixin, Base):
     account: Mapped[dict[str, Any]] = mapped_column(default=dict)  # what verify() learned (never secrets)
     verified_at: Mapped[datetime | None] = mapped_column(default=None)
     deleted_at: Mapped[datetime | None] = mapped_column(default=None)
+    # when the publisher last claimed one of its posts: equally overdue channels are served longest-waiting
+    # first, so a burst at 09:00 goes round the channels instead of draining one at its platform's pace
+    last_claimed_at: Mapped[datetime | None] = mapped_column(default=None)

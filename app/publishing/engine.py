@@ -1,8 +1,11 @@
 """Publishing one target: send through its connector, classify the outcome by error type, write it down.
 
-The outcome of every send is committed at once. Unknown outcomes are never guessed: the target stays
-``publishing`` with a short lease and the recovery path asks the platform (``find_published``); where the
-platform cannot tell, the target becomes ``needs_check`` for a person.
+The outcome of every send is committed before the send reports back, in a transaction shared with the
+other sends that finished meanwhile (:mod:`app.publishing.writes`). The claim itself records that the request
+is about to leave (``send_started_at``), so a crash from then on means "outcome unknown", never "not sent".
+Unknown outcomes are never guessed: the target stays ``publishing`` with a short lease and the recovery path
+asks the platform (``find_published``); where the platform cannot tell, the target becomes ``needs_check``
+for a person.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from app.platforms import ConnectorHub
 from app.posts.content import build_content
 from app.publishing import repository as repo
 from app.publishing.repository import Job
+from app.publishing.writes import GroupCommit
 from app.security import CredentialBox
 from connectors.base import Credentials, PostContent, Published
 from connectors.errors import (
@@ -79,6 +83,7 @@ class Publisher:
             owner,
             clock,
         )
+        self.writes = GroupCommit(maker)
 
     def content(self, job: Job) -> PostContent:
         return build_content(job.text, job.media, job.options, job.overrides, self.settings.media_dir)
@@ -86,9 +91,6 @@ class Publisher:
     async def run(self, job: Job) -> str:
         """Send one claimed target and settle it; returns the outcome kind."""
         started = self.clock()
-        async with session_scope(self.maker) as s:
-            if not await repo.mark_sending(s, job.target_id, self.owner, started):
-                return "lost_lease"
         connector = self.hub.get(job.platform, job.sandbox)
         creds = Credentials(self.box.open(job.credentials_sealed))
         content = self.content(job)
@@ -148,15 +150,19 @@ class Publisher:
             error_code=None,
             updated_at=now,
         )
-        async with session_scope(self.maker) as s:
+
+        async def write(s: AsyncSession) -> None:
             if not await repo.settle(s, job.target_id, self.owner, **values):
                 await repo.force_published(s, job.target_id, attempts=job.attempts + 1, **values)
             repo.add_attempt(s, job.target_id, self.owner, started, now, "published", message=note)
+
+        await self.writes.run(write)
         log.info("publish.target.published", extra={"target": job.target_id, "platform": job.platform})
 
     async def _fail(self, job: Job, started: datetime, exc: ConnectorError, auth: bool = False) -> None:
         now = self.clock()
-        async with session_scope(self.maker) as s:
+
+        async def write(s: AsyncSession) -> None:
             await repo.settle(
                 s,
                 job.target_id,
@@ -171,6 +177,8 @@ class Publisher:
             )
             if auth:
                 await repo.set_channel_status(s, job.channel_id, "needs_reauth", exc.message)
+
+        await self.writes.run(write)
         log.warning("publish.target.failed", extra={"target": job.target_id, "error": type(exc).__name__})
 
     async def _reschedule(
@@ -183,6 +191,7 @@ class Publisher:
         *,
         checkpoint: dict[str, Any] | None = None,
         count_failure: bool = True,
+        hold_channel: bool = False,
     ) -> None:
         now = self.clock()
         values: dict[str, Any] = dict(
@@ -196,11 +205,16 @@ class Publisher:
             values["checkpoint"] = checkpoint
         if count_failure:
             values["failures"] = job.failures + 1
-        async with session_scope(self.maker) as s:
+
+        async def write(s: AsyncSession) -> None:
             await repo.settle(s, job.target_id, self.owner, **values)
             repo.add_attempt(
                 s, job.target_id, self.owner, started, now, outcome, type(exc).__name__, exc.message, exc.response
             )
+            if hold_channel:  # the platform's limit covers the channel's other posts too
+                await repo.hold_channel(s, job.channel_id, values["next_attempt_at"])
+
+        await self.writes.run(write)
 
     async def _rate_limited(self, job: Job, started: datetime, exc: RateLimitedError) -> None:
         delay = exc.retry_after + random.uniform(0, min(1.0, exc.retry_after * 0.1))  # never earlier
@@ -211,9 +225,7 @@ class Publisher:
                 PermanentError(f"gave up: the platform kept asking to wait ({exc.message})", code=exc.code),
             )
             return
-        await self._reschedule(job, started, delay, "rate_limited", exc, count_failure=False)
-        async with session_scope(self.maker) as s:
-            await repo.hold_channel(s, job.channel_id, self.clock() + timedelta(seconds=delay))
+        await self._reschedule(job, started, delay, "rate_limited", exc, count_failure=False, hold_channel=True)
 
     def _out_of_time(self, job: Job, delay: float) -> bool:
         first = job.scheduled_at or job.next_attempt_at or self.clock()
@@ -244,8 +256,10 @@ class Publisher:
         values = dict(creds.values)
         chat_key = "chat_id" if "chat_id" in values else next(iter(values))
         values[chat_key] = exc.new_chat_id
-        async with session_scope(self.maker) as s:
-            await repo.move_channel(s, job.channel_id, self.box.seal(values))
+        sealed = self.box.seal(values)
+
+        async def write(s: AsyncSession) -> None:
+            await repo.move_channel(s, job.channel_id, sealed)
             await repo.settle(s, job.target_id, self.owner, status="scheduled", next_attempt_at=now, updated_at=now)
             repo.add_attempt(
                 s,
@@ -258,10 +272,13 @@ class Publisher:
                 f"{exc.message} (chat moved to {exc.new_chat_id}; the channel was updated and the post is sent again)",
             )
 
+        await self.writes.run(write)
+
     async def _unknown(self, job: Job, started: datetime, exc: ConnectorError) -> str:
         """The request left but no answer came: keep it ``publishing`` and reconcile right away."""
         now = self.clock()
-        async with session_scope(self.maker) as s:
+
+        async def write(s: AsyncSession) -> None:
             repo.add_attempt(
                 s, job.target_id, self.owner, started, now, "unknown", type(exc).__name__, exc.message, exc.response
             )
@@ -276,6 +293,8 @@ class Publisher:
                 last_error=exc.message,
                 updated_at=now,
             )
+
+        await self.writes.run(write)
         return await self.reconcile(job.target_id, cause=exc)
 
     # recovery -----------------------------------------------------------------------------------------

@@ -43,9 +43,21 @@ class Job:
     send_started_at: datetime | None
 
 
-async def claim_due(session: AsyncSession, *, now: datetime, owner: str, lease: float, limit: int) -> list[str]:
+async def claim_due(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    owner: str,
+    lease: float,
+    limit: int,
+    exclude: Sequence[str] = (),
+) -> list[str]:
     """Claim up to ``limit`` due targets, at most one per channel, most overdue channel first, atomically;
-    returns their ids.
+    returns their ids. Channels in ``exclude`` are passed over (the caller knows the platform would make them
+    wait: a claim should go to a channel that can send now).
+
+    The claim also records the send as started (``send_started_at``): the caller sends right away, so from
+    the commit on, a crash leaves the outcome for recovery to establish (``find_published``) — never a resend.
 
     Candidate channels are active, have a due target and nothing in flight; each one's due time is an index
     seek on ``ix_targets_channel_due``, so the cost follows the number of channels, not the backlog.
@@ -54,7 +66,7 @@ async def claim_due(session: AsyncSession, *, now: datetime, owner: str, lease: 
     ``UPDATE ... RETURNING``: SQLite runs one writer at a time, so the statement is atomic.
     """
     values = {"status": "publishing", "lease_owner": owner, "lease_expires_at": now + timedelta(seconds=lease),
-              "updated_at": now, "send_started_at": None}
+              "updated_at": now, "send_started_at": now}
     queued, inflight, first = aliased(Target), aliased(Target), aliased(Target)
     due_at = (
         select(func.min(queued.next_attempt_at))
@@ -63,9 +75,12 @@ async def claim_due(session: AsyncSession, *, now: datetime, owner: str, lease: 
         .scalar_subquery()
     )
     busy = select(inflight.id).where(inflight.channel_id == Channel.id, inflight.status == "publishing").exists()
-    ready = (Channel.status == ACTIVE, due_at <= now, ~busy)
+    ready = [Channel.status == ACTIVE, due_at <= now, ~busy]
+    if exclude:
+        ready.append(Channel.id.not_in(list(exclude)))
+    order = (due_at, Channel.last_claimed_at.nulls_first())
     if session.bind.dialect.name == "postgresql":  # type: ignore[union-attr]
-        locked = select(Channel.id).where(*ready).order_by(due_at).limit(limit).with_for_update(skip_locked=True)
+        locked = select(Channel.id).where(*ready).order_by(*order).limit(limit).with_for_update(skip_locked=True)
         channel_ids = list((await session.execute(locked)).scalars())
         if not channel_ids:
             return []
@@ -85,54 +100,33 @@ async def claim_due(session: AsyncSession, *, now: datetime, owner: str, lease: 
             .correlate(Channel)
             .scalar_subquery()
         )
-        pick = select(earliest_of_channel).where(*ready).order_by(due_at).limit(limit)
+        pick = select(earliest_of_channel).where(*ready).order_by(*order).limit(limit)
         stmt = update(Target).where(Target.id.in_(pick))  # one statement under SQLite's write lock
-    result = await session.execute(stmt.values(**values).returning(Target.id))
-    return list(result.scalars())
+    claimed = (await session.execute(stmt.values(**values).returning(Target.id, Target.channel_id))).all()
+    if claimed:
+        await session.execute(
+            update(Channel).where(Channel.id.in_([c for _, c in claimed])).values(last_claimed_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    return [t for t, _ in claimed]
 
 
 async def load_jobs(session: AsyncSession, target_ids: Sequence[str]) -> list[Job]:
+    """The jobs of claimed targets, read as plain rows (no ORM objects: this runs for every send)."""
     if not target_ids:
         return []
     stmt = (
-        select(Target, Post, Channel)
+        select(
+            Target.id.label("target_id"), Target.post_id, Target.channel_id, Channel.platform, Channel.sandbox,
+            Channel.credentials_sealed, Post.text, Post.media, Post.options, Target.overrides, Target.checkpoint,
+            Target.attempts, Target.failures, Post.scheduled_at, Target.next_attempt_at, Target.send_started_at,
+        )
         .join(Post, Post.id == Target.post_id)
         .join(Channel, Channel.id == Target.channel_id)
         .where(Target.id.in_(target_ids))
     )
-    jobs = []
-    for t, p, c in (await session.execute(stmt)).all():
-        jobs.append(
-            Job(
-                target_id=t.id,
-                post_id=p.id,
-                channel_id=c.id,
-                platform=c.platform,
-                sandbox=c.sandbox,
-                credentials_sealed=c.credentials_sealed,
-                text=p.text,
-                media=p.media,
-                options=p.options,
-                overrides=t.overrides,
-                checkpoint=t.checkpoint or {},
-                attempts=t.attempts,
-                failures=t.failures,
-                scheduled_at=p.scheduled_at,
-                next_attempt_at=t.next_attempt_at,
-                send_started_at=t.send_started_at,
-            )
-        )
-    return jobs
-
-
-async def mark_sending(session: AsyncSession, target_id: str, owner: str, now: datetime) -> bool:
-    """Record that the request is about to leave: from here on, a crash means 'outcome unknown'."""
-    result = await session.execute(
-        update(Target)
-        .where(Target.id == target_id, Target.lease_owner == owner, Target.status == "publishing")
-        .values(send_started_at=now)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    rows = (await session.execute(stmt)).mappings()
+    return [Job(**{**row, "checkpoint": row["checkpoint"] or {}}) for row in rows]
 
 
 async def settle(

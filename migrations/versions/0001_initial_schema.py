@@ -70,6 +70,7 @@ def upgrade() -> None:
     sa.Column('account', sa.JSON(), nullable=False),
     sa.Column('verified_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('deleted_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('last_claimed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('id', sa.String(length=32), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),

@@ -1,0 +1,102 @@
+"""Group commit: the outcomes of many concurrent sends written in one transaction.
+
+Every finished send has a few statements to write (its target's new state, an attempt row). One transaction
+each would make the database, not the platform, the limit on how fast one process publishes (SQLite takes its
+write lock per transaction, PostgreSQL flushes its log per commit). Here the sends queue their writes; one
+flusher runs everything queued in a single transaction, and while it commits the next batch gathers. A send
+waits until its own write is committed, so nothing it reports is ever lost. Batching adds no timer: a lone
+send is written at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.db import session_scope
+
+log = logging.getLogger("smm.publish")
+
+T = TypeVar("T")
+Op = Callable[[AsyncSession], Awaitable[Any]]
+
+MAX_BATCH = 200
+
+
+class GroupCommit:
+    """Runs write operations from many tasks in shared transactions; each caller gets its own result."""
+
+    def __init__(self, maker: async_sessionmaker[AsyncSession], max_batch: int = MAX_BATCH) -> None:
+        self.maker = maker
+        self.max_batch = max_batch
+        self._queue: list[tuple[Op, asyncio.Future[Any]]] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.batches = 0
+        self.ops = 0
+
+    async def run(self, op: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """Run ``op`` in a transaction shared with other callers; returns once that transaction committed."""
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.append((op, future))
+        self._wake.set()
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._flusher(), name="smm-group-commit")
+        return await future
+
+    async def close(self) -> None:
+        """Write what is queued, then stop the flusher."""
+        while self._queue:
+            await self._flush(self._take())
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    def _take(self) -> list[tuple[Op, asyncio.Future[Any]]]:
+        batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
+        return batch
+
+    async def _flusher(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._queue:
+                await self._flush(self._take())
+
+    async def _flush(self, batch: list[tuple[Op, asyncio.Future[Any]]]) -> None:
+        self.batches += 1
+        self.ops += len(batch)
+        try:
+            async with session_scope(self.maker) as s:
+                results = [await op(s) for op, _ in batch]
+        except Exception as exc:
+            if len(batch) == 1:
+                _settle(batch[0][1], exc=exc)
+                return
+            # one failing write must not take the others down: run each in its own transaction
+            log.warning("publish.group_commit.split", extra={"ops": len(batch)}, exc_info=True)
+            for op, future in batch:
+                try:
+                    async with session_scope(self.maker) as s:
+                        result = await op(s)
+                except Exception as exc:
+                    _settle(future, exc=exc)
+                else:
+                    _settle(future, result=result)
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            _settle(future, result=result)
+
+
+def _settle(future: asyncio.Future[Any], *, result: Any = None, exc: BaseException | None = None) -> None:
+    if future.done():  # the caller was cancelled (shutdown); the write itself stands
+        return
+    if exc is not None:
+        future.set_exception(exc)
+    else:
+        future.set_result(result)
