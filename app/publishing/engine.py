@@ -140,23 +140,17 @@ class Publisher:
             and (started - job.next_attempt_at).total_seconds() > LATE_THRESHOLD_S
         )
         values: dict[str, Any] = dict(
-            status="published",
             external_id=published.external_id,
             url=published.url,
             published_at=accepted,
             late_by_s=late_by,
             late=late,
-            last_error=None,
-            error_code=None,
             updated_at=now,
         )
-
-        async def write(s: AsyncSession) -> None:
-            if not await repo.settle(s, job.target_id, self.owner, **values):
-                await repo.force_published(s, job.target_id, attempts=job.attempts + 1, **values)
-            repo.add_attempt(s, job.target_id, self.owner, started, now, "published", message=note)
-
-        await self.writes.run(write)
+        await self.writes.execute(
+            repo.published_row(job.target_id, **values),
+            repo.attempt_row(job.target_id, self.owner, started, now, "published", message=note),
+        )
         log.info("publish.target.published", extra={"target": job.target_id, "platform": job.platform})
 
     async def _fail(self, job: Job, started: datetime, exc: ConnectorError, auth: bool = False) -> None:

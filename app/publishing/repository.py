@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import Table, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -19,6 +19,59 @@ from sqlalchemy.orm import aliased
 from app.models import Attempt, Channel, Post, Target, Worker
 
 ACTIVE = "active"
+_targets: Table = Target.__table__  # type: ignore[assignment]
+_attempts: Table = Attempt.__table__  # type: ignore[assignment]
+
+
+def _param(table: Any, column: str) -> Any:
+    return bindparam(f"p_{column}", type_=table.c[column].type)
+
+
+# A send the platform confirmed. The platform's word wins over whatever recovery concluded meanwhile (our
+# lease may have run out while we waited), so this does not depend on the lease. Shared by all the sends of
+# a group commit (one executemany): parameters are those of :func:`published_row`.
+PUBLISHED = (
+    update(_targets)
+    .where(
+        _targets.c.id == _param(_targets, "id"),
+        # spelled out: an IN list would be an "expanding" parameter, which executemany cannot take
+        or_(*(_targets.c.status == s for s in ("publishing", "needs_check", "scheduled"))),
+    )
+    .values(
+        status="published",
+        attempts=_targets.c.attempts + 1,
+        lease_owner=None,
+        lease_expires_at=None,
+        last_error=None,
+        error_code=None,
+        **{c: _param(_targets, c) for c in ("external_id", "url", "published_at", "late_by_s", "late", "updated_at")},
+    )
+)
+ATTEMPT = insert(_attempts).values(
+    **{c: _param(_attempts, c) for c in ("target_id", "worker", "started_at", "finished_at", "outcome", "error_class",
+                                          "message", "response")}
+)
+
+
+def attempt_row(
+    target_id: str,
+    owner: str,
+    started: datetime,
+    finished: datetime,
+    outcome: str,
+    error_class: str | None = None,
+    message: str | None = None,
+    response: str | None = None,
+) -> tuple[Any, dict[str, Any]]:
+    """An attempt for :data:`ATTEMPT` (group commit)."""
+    values = dict(target_id=target_id, worker=owner, started_at=started, finished_at=finished, outcome=outcome,
+                  error_class=error_class, message=message, response=response)
+    return ATTEMPT, {f"p_{k}": v for k, v in values.items()}
+
+
+def published_row(target_id: str, **values: Any) -> tuple[Any, dict[str, Any]]:
+    """A confirmed send for :data:`PUBLISHED`: ``external_id, url, published_at, late_by_s, late, updated_at``."""
+    return PUBLISHED, {"p_id": target_id, **{f"p_{k}": v for k, v in values.items()}}
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql import Executable
 
 from app.db import session_scope
 
@@ -23,6 +24,7 @@ log = logging.getLogger("smm.publish")
 
 T = TypeVar("T")
 Op = Callable[[AsyncSession], Awaitable[Any]]
+Rows = tuple[tuple[Executable, dict[str, Any]], ...]  # (shared statement, its parameters) pairs
 
 MAX_BATCH = 200
 
@@ -33,16 +35,26 @@ class GroupCommit:
     def __init__(self, maker: async_sessionmaker[AsyncSession], max_batch: int = MAX_BATCH) -> None:
         self.maker = maker
         self.max_batch = max_batch
-        self._queue: list[tuple[Op, asyncio.Future[Any]]] = []
+        self._queue: list[tuple[Op | Rows, asyncio.Future[Any]]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self.batches = 0
+        self.batches = 0  # transactions tried, ops written, batches that had to be split (one op failed)
         self.ops = 0
+        self.splits = 0
 
     async def run(self, op: Callable[[AsyncSession], Awaitable[T]]) -> T:
         """Run ``op`` in a transaction shared with other callers; returns once that transaction committed."""
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.append((op, future))
+        result: T = await self._submit(op)
+        return result
+
+    async def execute(self, *rows: tuple[Executable, dict[str, Any]]) -> None:
+        """Execute statements that many callers share, each with this caller's parameters; the parameter sets
+        of one statement in a batch go to the database as one ``executemany``. Returns once committed."""
+        await self._submit(rows)
+
+    async def _submit(self, item: Op | Rows) -> Any:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queue.append((item, future))
         self._wake.set()
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._flusher(), name="smm-group-commit")
@@ -57,7 +69,7 @@ class GroupCommit:
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
 
-    def _take(self) -> list[tuple[Op, asyncio.Future[Any]]]:
+    def _take(self) -> list[tuple[Op | Rows, asyncio.Future[Any]]]:
         batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
         return batch
 
@@ -68,22 +80,23 @@ class GroupCommit:
             while self._queue:
                 await self._flush(self._take())
 
-    async def _flush(self, batch: list[tuple[Op, asyncio.Future[Any]]]) -> None:
+    async def _flush(self, batch: list[tuple[Op | Rows, asyncio.Future[Any]]]) -> None:
         self.batches += 1
         self.ops += len(batch)
         try:
             async with session_scope(self.maker) as s:
-                results = [await op(s) for op, _ in batch]
+                results = await _apply(s, [item for item, _ in batch])
         except Exception as exc:
             if len(batch) == 1:
                 _settle(batch[0][1], exc=exc)
                 return
             # one failing write must not take the others down: run each in its own transaction
+            self.splits += 1
             log.warning("publish.group_commit.split", extra={"ops": len(batch)}, exc_info=True)
-            for op, future in batch:
+            for item, future in batch:
                 try:
                     async with session_scope(self.maker) as s:
-                        result = await op(s)
+                        (result,) = await _apply(s, [item])
                 except Exception as exc:
                     _settle(future, exc=exc)
                 else:
@@ -91,6 +104,21 @@ class GroupCommit:
             return
         for (_, future), result in zip(batch, results, strict=True):
             _settle(future, result=result)
+
+
+async def _apply(session: AsyncSession, items: list[Op | Rows]) -> list[Any]:
+    results: list[Any] = []
+    shared: dict[int, tuple[Executable, list[dict[str, Any]]]] = {}
+    for item in items:
+        if isinstance(item, tuple):
+            for stmt, params in item:
+                shared.setdefault(id(stmt), (stmt, []))[1].append(params)
+            results.append(None)
+        else:
+            results.append(await item(session))
+    for stmt, param_sets in shared.values():
+        await session.execute(stmt, param_sets)
+    return results
 
 
 def _settle(future: asyncio.Future[Any], *, result: Any = None, exc: BaseException | None = None) -> None:
