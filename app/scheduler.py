@@ -107,7 +107,7 @@ class PublisherRunner:
         # channel id -> loop time before which its connector would make a new send wait (per-chat pacing):
         # claims pass these channels over rather than tie up a dispatch slot in the pacer's sleep
         self.cooling: dict[str, float] = {}
-        self._cooling_wake: asyncio.TimerHandle | None = None
+        self._cooling_wake: tuple[float, asyncio.Handle] | None = None
 
     # life cycle ---------------------------------------------------------------------------------------
 
@@ -147,7 +147,7 @@ class PublisherRunner:
             await asyncio.gather(self._loop_task, return_exceptions=True)
         await self._unlisten()
         if self._cooling_wake is not None:
-            self._cooling_wake.cancel()
+            self._cooling_wake[1].cancel()
         pending = list(self.inflight.values())
         if pending:
             await asyncio.wait(pending, timeout=self.settings.shutdown_grace)
@@ -220,14 +220,19 @@ class PublisherRunner:
         """Look again when the first passed-over channel may send (its due posts are not in the timer)."""
         if not self.cooling or self.stopping:
             return
-        loop = asyncio.get_running_loop()
         at = min(self.cooling.values())
-        handle = self._cooling_wake
-        if handle is not None and not handle.cancelled() and loop.time() < handle.when() <= at:
-            return  # an earlier wake-up is pending
-        if handle is not None:
+        if self._cooling_wake is not None:
+            pending_at, handle = self._cooling_wake
+            if pending_at <= at:
+                return  # an earlier wake-up is still to come
             handle.cancel()
-        self._cooling_wake = loop.call_at(at, self.notify)
+
+        def wake() -> None:
+            self._cooling_wake = None
+            self.notify()
+
+        # the time is kept beside the handle: uvloop returns a plain Handle, without when(), for a past time
+        self._cooling_wake = (at, asyncio.get_running_loop().call_at(at, wake))
 
     def _spawn(self, target_id: str, coro: Awaitable[object], job: Job | None = None) -> None:
         async def runner() -> object:
