@@ -18,7 +18,7 @@ def _connect_host(host: str) -> str:
 
 
 KEEPALIVE_S = 4.0  # idle connections are dropped before servers usually drop them (5 s)
-SHARD_SIZE = 16
+SHARD_SIZE = 8
 
 
 class ShardedTransport(httpx.AsyncBaseTransport):

@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Table, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import Integer, Table, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -118,8 +119,36 @@ async def claim_due(
     channel), then moves each one's earliest due target to ``publishing``. SQLite does it all in one
     ``UPDATE ... RETURNING``: SQLite runs one writer at a time, so the statement is atomic.
     """
-    values = {"status": "publishing", "lease_owner": owner, "lease_expires_at": now + timedelta(seconds=lease),
+    stmts = _claim_statements(session.bind.dialect.name)  # type: ignore[union-attr]
+    params = {"now": now, "owner": owner, "lease_until": now + timedelta(seconds=lease), "limit": limit,
+              "exclude": list(exclude)}
+    if stmts.lock is not None:  # PostgreSQL: lock the channels first, then take each one's earliest due target
+        channel_ids = list((await session.execute(stmts.lock, params)).scalars())
+        if not channel_ids:
+            return []
+        params["channel_ids"] = channel_ids
+    claimed = (await session.execute(stmts.claim, params)).all()
+    if claimed:
+        await session.execute(stmts.served, {"now": now, "channel_ids": [c for _, c in claimed]})
+    return [t for t, _ in claimed]
+
+
+@dataclass(frozen=True)
+class _Claim:
+    lock: Any  # PostgreSQL only
+    claim: Any
+    served: Any
+
+
+@cache
+def _claim_statements(dialect: str) -> _Claim:
+    """The claim's statements, built once per dialect (building them cost more than running them); every
+    value is a parameter: ``now, owner, lease_until, limit, exclude`` (and ``channel_ids`` on PostgreSQL)."""
+    now = bindparam("now", type_=_targets.c.next_attempt_at.type)
+    values = {"status": "publishing", "lease_owner": bindparam("owner", type_=_targets.c.lease_owner.type),
+              "lease_expires_at": bindparam("lease_until", type_=_targets.c.lease_expires_at.type),
               "updated_at": now, "send_started_at": now}
+    limit = bindparam("limit", type_=Integer)
     queued, inflight, first = aliased(Target), aliased(Target), aliased(Target)
     due_at = (
         select(func.min(queued.next_attempt_at))
@@ -128,15 +157,16 @@ async def claim_due(
         .scalar_subquery()
     )
     busy = select(inflight.id).where(inflight.channel_id == Channel.id, inflight.status == "publishing").exists()
-    ready = [Channel.status == ACTIVE, due_at <= now, ~busy]
-    if exclude:
-        ready.append(Channel.id.not_in(list(exclude)))
+    ready = (Channel.status == ACTIVE, due_at <= now, ~busy, Channel.id.not_in(bindparam("exclude", expanding=True)))
     order = (due_at, Channel.last_claimed_at.nulls_first())
-    if session.bind.dialect.name == "postgresql":  # type: ignore[union-attr]
-        locked = select(Channel.id).where(*ready).order_by(*order).limit(limit).with_for_update(skip_locked=True)
-        channel_ids = list((await session.execute(locked)).scalars())
-        if not channel_ids:
-            return []
+    channel_ids: Any = bindparam("channel_ids", expanding=True)
+    served = (
+        update(Channel).where(Channel.id.in_(channel_ids)).values(last_claimed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    lock = None
+    if dialect == "postgresql":
+        lock = select(Channel.id).where(*ready).order_by(*order).limit(limit).with_for_update(skip_locked=True)
         earliest = (
             select(Target.id)
             .where(Target.channel_id.in_(channel_ids), Target.status == "scheduled", Target.next_attempt_at <= now)
@@ -155,13 +185,10 @@ async def claim_due(
         )
         pick = select(earliest_of_channel).where(*ready).order_by(*order).limit(limit)
         stmt = update(Target).where(Target.id.in_(pick))  # one statement under SQLite's write lock
-    claimed = (await session.execute(stmt.values(**values).returning(Target.id, Target.channel_id))).all()
-    if claimed:
-        await session.execute(
-            update(Channel).where(Channel.id.in_([c for _, c in claimed])).values(last_claimed_at=now)
-            .execution_options(synchronize_session=False)
-        )
-    return [t for t, _ in claimed]
+    claim = stmt.values(**values).returning(Target.id, Target.channel_id).execution_options(
+        synchronize_session=False
+    )
+    return _Claim(lock, claim, served)
 
 
 async def load_jobs(session: AsyncSession, target_ids: Sequence[str]) -> list[Job]:
