@@ -339,8 +339,9 @@ async def renew_leases(
 
 
 async def release(session: AsyncSession, owner: str, now: datetime) -> int:
-    """On shutdown, for every target this process still holds: unsent ones go back to the queue; ones whose
-    request may have left are left for recovery (their lease ends now). Returns how many were held."""
+    """On shutdown, for every target this process still holds (sends that outlived ``SMM_SHUTDOWN_GRACE``):
+    the claim recorded them as sent, so they are left for recovery to check with the platform (their lease
+    ends now); a target without a recorded send goes straight back to the queue. Returns how many were held."""
     mine = [Target.lease_owner == owner, Target.status == "publishing"]
     requeued = await session.execute(
         update(Target).where(*mine, Target.send_started_at.is_(None))
