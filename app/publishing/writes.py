@@ -38,6 +38,7 @@ class GroupCommit:
         self._queue: list[tuple[Op | Rows, asyncio.Future[Any]]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
         self.batches = 0  # transactions tried, ops written, batches that had to be split (one op failed)
         self.ops = 0
         self.splits = 0
@@ -61,11 +62,10 @@ class GroupCommit:
         return await future
 
     async def close(self) -> None:
-        """Write what is queued, then stop the flusher."""
-        while self._queue:
-            await self._flush(self._take())
+        """Write what is queued (a batch being written is finished, never cut off), then stop the flusher."""
+        self._closing = True
+        self._wake.set()
         if self._task is not None:
-            self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
 
@@ -75,10 +75,12 @@ class GroupCommit:
 
     async def _flusher(self) -> None:
         while True:
-            await self._wake.wait()
-            self._wake.clear()
             while self._queue:
                 await self._flush(self._take())
+            if self._closing:
+                return
+            self._wake.clear()  # no await since the queue was seen empty: a new write sets it again
+            await self._wake.wait()
 
     async def _flush(self, batch: list[tuple[Op | Rows, asyncio.Future[Any]]]) -> None:
         self.batches += 1

@@ -83,6 +83,23 @@ async def test_close_writes_what_is_queued(env: Env, api: httpx.AsyncClient) -> 
     assert (await env.channel(ch["id"])).name == "after"
 
 
+async def test_close_finishes_the_batch_being_written(env: Env, api: httpx.AsyncClient) -> None:
+    ch = await make_channel(api, "telegram", name="before")
+    writes = GroupCommit(env.maker)
+    started = asyncio.Event()
+
+    async def slow(s: AsyncSession) -> None:
+        await s.execute(update(Channel).where(Channel.id == ch["id"]).values(name="after"))
+        started.set()
+        await asyncio.sleep(0.2)  # still inside the transaction when close() comes
+
+    task = asyncio.create_task(writes.run(slow))
+    await started.wait()
+    await writes.close()
+    await task
+    assert (await env.channel(ch["id"])).name == "after"
+
+
 @pytest.mark.parametrize("status", ["publishing", "needs_check"])
 async def test_confirmed_send_wins_after_the_lease_was_lost(env: Env, api: httpx.AsyncClient, status: str) -> None:
     """A send the platform confirmed is recorded even if recovery took the target meanwhile."""
