@@ -166,9 +166,9 @@ class Publisher:
                 error_code=str(exc.code) if exc.code is not None else type(exc).__name__,
                 updated_at=now,
             )
-            repo.add_attempt(
-                s, job.target_id, self.owner, started, now, "failed", type(exc).__name__, exc.message, exc.response
-            )
+            await s.execute(*repo.attempt_row(
+                job.target_id, self.owner, started, now, "failed", type(exc).__name__, exc.message, exc.response
+            ))
             if auth:
                 await repo.set_channel_status(s, job.channel_id, "needs_reauth", exc.message)
 
@@ -202,9 +202,9 @@ class Publisher:
 
         async def write(s: AsyncSession) -> None:
             await repo.settle(s, job.target_id, self.owner, **values)
-            repo.add_attempt(
-                s, job.target_id, self.owner, started, now, outcome, type(exc).__name__, exc.message, exc.response
-            )
+            await s.execute(*repo.attempt_row(
+                job.target_id, self.owner, started, now, outcome, type(exc).__name__, exc.message, exc.response
+            ))
             if hold_channel:  # the platform's limit covers the channel's other posts too
                 await repo.hold_channel(s, job.channel_id, values["next_attempt_at"])
 
@@ -255,8 +255,7 @@ class Publisher:
         async def write(s: AsyncSession) -> None:
             await repo.move_channel(s, job.channel_id, sealed)
             await repo.settle(s, job.target_id, self.owner, status="scheduled", next_attempt_at=now, updated_at=now)
-            repo.add_attempt(
-                s,
+            await s.execute(*repo.attempt_row(
                 job.target_id,
                 self.owner,
                 started,
@@ -264,7 +263,7 @@ class Publisher:
                 "moved",
                 type(exc).__name__,
                 f"{exc.message} (chat moved to {exc.new_chat_id}; the channel was updated and the post is sent again)",
-            )
+            ))
 
         await self.writes.run(write)
 
@@ -273,9 +272,9 @@ class Publisher:
         now = self.clock()
 
         async def write(s: AsyncSession) -> None:
-            repo.add_attempt(
-                s, job.target_id, self.owner, started, now, "unknown", type(exc).__name__, exc.message, exc.response
-            )
+            await s.execute(*repo.attempt_row(
+                job.target_id, self.owner, started, now, "unknown", type(exc).__name__, exc.message, exc.response
+            ))
             await repo.settle(
                 s,
                 job.target_id,
@@ -337,7 +336,9 @@ class Publisher:
                     error_code="needs_check",
                     updated_at=self.clock(),
                 )
-                repo.add_attempt(s, job.target_id, self.owner, started, self.clock(), "needs_check", None, note)
+                await s.execute(
+                    *repo.attempt_row(job.target_id, self.owner, started, self.clock(), "needs_check", None, note)
+                )
             log.warning("publish.target.needs_check", extra={"target": job.target_id})
             return "needs_check"
         except ConnectorError as exc:  # could not ask now: ask again soon, still without resending
@@ -380,8 +381,7 @@ class Publisher:
                 failures=failures,
                 updated_at=self.clock(),
             )
-            repo.add_attempt(
-                s,
+            await s.execute(*repo.attempt_row(
                 job.target_id,
                 self.owner,
                 started,
@@ -389,5 +389,5 @@ class Publisher:
                 "reconciled",
                 None,
                 "the platform shows no such post: sending again",
-            )
+            ))
         return "resend"

@@ -64,7 +64,8 @@ def attempt_row(
     message: str | None = None,
     response: str | None = None,
 ) -> tuple[Any, dict[str, Any]]:
-    """An attempt for :data:`ATTEMPT` (group commit)."""
+    """An attempt row for :data:`ATTEMPT`: queued with others (``GroupCommit.execute``) or written at once
+    (``await session.execute(*attempt_row(...))``)."""
     values = dict(target_id=target_id, worker=owner, started_at=started, finished_at=finished, outcome=outcome,
                   error_class=error_class, message=message, response=response)
     return ATTEMPT, {f"p_{k}": v for k, v in values.items()}
@@ -233,31 +234,6 @@ async def force_published(session: AsyncSession, target_id: str, **values: Any) 
         .values(lease_owner=None, lease_expires_at=None, **values)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
-def add_attempt(
-    session: AsyncSession,
-    target_id: str,
-    owner: str,
-    started: datetime,
-    finished: datetime,
-    outcome: str,
-    error_class: str | None = None,
-    message: str | None = None,
-    response: str | None = None,
-) -> None:
-    session.add(
-        Attempt(
-            target_id=target_id,
-            worker=owner,
-            started_at=started,
-            finished_at=finished,
-            outcome=outcome,
-            error_class=error_class,
-            message=message,
-            response=response,
-        )
-    )
 
 
 async def hold_channel(session: AsyncSession, channel_id: str, until: datetime) -> None:
