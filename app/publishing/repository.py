@@ -226,16 +226,6 @@ async def settle(
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def force_published(session: AsyncSession, target_id: str, **values: Any) -> bool:
-    """A send we know succeeded, arriving after our lease was taken: the platform's word wins over a guess."""
-    result = await session.execute(
-        update(Target)
-        .where(Target.id == target_id, Target.status.in_(("publishing", "needs_check", "scheduled")))
-        .values(lease_owner=None, lease_expires_at=None, **values)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
 async def hold_channel(session: AsyncSession, channel_id: str, until: datetime) -> None:
     """Push the channel's other scheduled targets to ``until`` (a platform rate limit covers them all)."""
     await session.execute(
