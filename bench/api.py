@@ -37,6 +37,7 @@ from bench.common import (
     PostSpec,
     analyze,
     bulk_posts,
+    command_line,
     load_avg,
     machine_info,
     now_stamp,
@@ -291,8 +292,8 @@ def main(argv: list[str] | None = None) -> int:
             print("PostgreSQL not reachable at 127.0.0.1:5432: skipped", file=sys.stderr)
             continue
         results.append(run_backend(backend, n_posts, n_requests, rng, args.profile))
-    cmd = ".venv/bin/python -m bench.api" + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip()
-    text = render(results, cmd.strip(), n_requests, time.time() - started)
+    cmd = command_line("bench.api", argv)
+    text = render(results, cmd, n_requests, time.time() - started)
     print(text)
     if not args.no_write and not args.quick:
         write_section("api", text)

@@ -101,6 +101,12 @@ def summary(values: Iterable[float]) -> dict[str, float]:
     }
 
 
+def command_line(module: str, argv: list[str] | None) -> str:
+    """How a benchmark was invoked, as recorded in RESULTS.md."""
+    args = argv if argv is not None else sys.argv[1:]
+    return " ".join([".venv/bin/python -m", module, *args])
+
+
 def write_section(name: str, body: str, path: Path = RESULTS) -> None:
     """Replace (or append) the block ``<!-- name:start -->…<!-- name:end -->``; other blocks stay as they are."""
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"

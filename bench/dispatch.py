@@ -48,6 +48,7 @@ from bench.common import (
     RssSampler,
     analyze,
     bulk_posts,
+    command_line,
     load_avg,
     machine_info,
     mib,
@@ -485,8 +486,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         results.append(run_backend(backend, size, not args.no_million and backend in million_on, args.profile,
                                    not args.no_three, not args.no_spread_million))
-    cmd = ".venv/bin/python -m bench.dispatch" + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip()
-    text = render(results, size, cmd.strip(), time.time() - started)
+    cmd = command_line("bench.dispatch", argv)
+    text = render(results, size, cmd, time.time() - started)
     print(text)
     if not args.no_write and not args.quick:
         write_section("dispatch", text)
