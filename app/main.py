@@ -20,6 +20,7 @@ from app.channels.endpoints import router as channels_router
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker, session_scope
 from app.errors import install_error_handlers
+from app.jobs import PERIODIC_JOBS
 from app.media.endpoints import public_router as media_public_router
 from app.media.endpoints import router as media_router
 from app.migrate import upgrade_to_head
@@ -27,7 +28,7 @@ from app.plan.endpoints import router as plan_router
 from app.platforms import ConnectorHub, make_http_client
 from app.posts.endpoints import router as posts_router
 from app.publishing.endpoints import router as status_router
-from app.scheduler import PublisherRunner
+from app.publishing.runner import PublisherRunner
 from app.security import CredentialBox, load_secret_key
 from app.series.endpoints import router as series_router
 from app.workspaces import service as workspaces
@@ -145,7 +146,8 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = True, 
             app.state.hub = ConnectorHub(settings, client)
             runner = None
             if run_scheduler:
-                runner = PublisherRunner(settings, app.state.sessionmaker, app.state.hub, app.state.box, "serve")
+                runner = PublisherRunner(settings, app.state.sessionmaker, app.state.hub, app.state.box, "serve",
+                                         periodic=PERIODIC_JOBS)
                 await runner.start()
             app.state.runner = runner
             freeze_startup_heap()

@@ -10,9 +10,10 @@ from typing import Any, TypeVar
 
 from app.config import Settings
 from app.db import make_engine, make_sessionmaker
+from app.jobs import PERIODIC_JOBS
 from app.migrate import schema_at_head
 from app.platforms import ConnectorHub, make_http_client
-from app.scheduler import PublisherRunner
+from app.publishing.runner import PublisherRunner
 from app.security import CredentialBox, load_secret_key
 
 log = logging.getLogger("smm.worker")
@@ -60,7 +61,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     engine = make_engine(settings)
     await wait_for_schema(settings, engine)
     async with make_http_client(settings) as client:
-        runner = PublisherRunner(settings, make_sessionmaker(engine), ConnectorHub(settings, client), box, "worker")
+        runner = PublisherRunner(settings, make_sessionmaker(engine), ConnectorHub(settings, client), box, "worker",
+                                 periodic=PERIODIC_JOBS)
         await runner.start()
         log.info("worker.started owner=%s", runner.owner)
         await stop.wait()

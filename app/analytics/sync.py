@@ -24,7 +24,7 @@ from app.db import session_scope
 from app.errors import ApiError
 from app.models import AnalyzerPrior, Channel
 from app.platforms import ConnectorHub
-from app.scheduler import PeriodicJob, PublisherRunner, register_periodic
+from app.publishing.runner import PublisherRunner
 from app.security import CredentialBox
 from app.timeutil import utcnow
 from connectors.base import Credentials, EngagementRecord
@@ -131,15 +131,3 @@ async def sync_all(runner: PublisherRunner) -> int:
         except Exception:  # one broken channel must not stop the others
             log.exception("analytics.sync.crashed", extra={"channel_id": channel_id})
     return done
-
-
-def _job(runner: PublisherRunner) -> PeriodicJob:
-    """The runner's periodic job (first run one interval after start, see ``app.scheduler``)."""
-
-    async def run() -> int:
-        return await sync_all(runner)
-
-    return run
-
-
-register_periodic("engagement-sync", lambda s: s.engagement_sync_interval, _job, exclusive=True)

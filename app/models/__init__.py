@@ -6,21 +6,27 @@ from app.models.engagement import AnalyzerPrior, EngagementPost, EngagementSnaps
 from app.models.ops import MediaFile, Worker
 from app.models.post import Attempt, Post, Target
 from app.models.series import Series
+from app.models.statuses import AttemptOutcome, ChannelStatus, PostStatus, SeriesStatus, TargetStatus
 from app.models.workspace import ApiKey, IdempotencyRecord, Workspace
 
 __all__ = [
     "AnalyzerPrior",
     "ApiKey",
     "Attempt",
+    "AttemptOutcome",
     "Base",
     "Channel",
+    "ChannelStatus",
     "EngagementPost",
     "EngagementSnapshot",
     "IdempotencyRecord",
     "MediaFile",
     "Post",
+    "PostStatus",
     "Series",
+    "SeriesStatus",
     "Target",
+    "TargetStatus",
     "Worker",
     "Workspace",
 ]

@@ -9,6 +9,7 @@ from sqlalchemy import Boolean, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, IdMixin, TimestampMixin
+from app.models.statuses import ChannelStatus
 
 
 class Channel(IdMixin, TimestampMixin, Base):
@@ -18,7 +19,7 @@ class Channel(IdMixin, TimestampMixin, Base):
     platform: Mapped[str] = mapped_column(String(20))
     name: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(20), default="active")  # active | needs_reauth | disabled
+    status: Mapped[str] = mapped_column(String(20), default=ChannelStatus.ACTIVE)  # a ChannelStatus
     status_reason: Mapped[str | None] = mapped_column(Text, default=None)
     credentials_sealed: Mapped[str] = mapped_column(Text)
     sandbox: Mapped[bool] = mapped_column(Boolean, default=False)

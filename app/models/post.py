@@ -9,6 +9,7 @@ from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text,
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, IdMixin, TimestampMixin, utcnow
+from app.models.statuses import TargetStatus
 
 
 class Post(IdMixin, TimestampMixin, Base):
@@ -50,7 +51,7 @@ class Target(IdMixin, TimestampMixin, Base):
     channel_id: Mapped[str] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
     # always equal to its post's posts.order_at (denormalised for ix_targets_channel_order; app.posts.service keeps it)
     order_at: Mapped[datetime] = mapped_column()
-    status: Mapped[str] = mapped_column(String(20), default="draft")
+    status: Mapped[str] = mapped_column(String(20), default=TargetStatus.DRAFT)  # a TargetStatus
     overrides: Mapped[dict[str, Any]] = mapped_column(default=dict)
     attempts: Mapped[int] = mapped_column(Integer, default=0)  # sends made (every try, including status polls)
     failures: Mapped[int] = mapped_column(Integer, default=0)  # transient failures in a row: back-off and budget
@@ -77,7 +78,7 @@ class Attempt(IdMixin, Base):
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     worker: Mapped[str | None] = mapped_column(String(64), default=None)
-    outcome: Mapped[str] = mapped_column(String(20))  # published | retry | rate_limited | pending | failed | unknown
+    outcome: Mapped[str] = mapped_column(String(20))  # an AttemptOutcome
     error_class: Mapped[str | None] = mapped_column(String(40), default=None)
     message: Mapped[str | None] = mapped_column(Text, default=None)
     response: Mapped[str | None] = mapped_column(Text, default=None)

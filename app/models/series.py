@@ -9,6 +9,7 @@ from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, IdMixin, TimestampMixin
+from app.models.statuses import SeriesStatus
 
 
 class Series(IdMixin, TimestampMixin, Base):
@@ -22,5 +23,5 @@ class Series(IdMixin, TimestampMixin, Base):
     channel_ids: Mapped[list[Any]] = mapped_column(default=list)
     starts_at: Mapped[datetime | None] = mapped_column(default=None)
     ends_at: Mapped[datetime | None] = mapped_column(default=None)
-    status: Mapped[str] = mapped_column(String(20), default="active")  # active | paused | ended
+    status: Mapped[str] = mapped_column(String(20), default=SeriesStatus.ACTIVE)  # a SeriesStatus
     materialized_until: Mapped[datetime | None] = mapped_column(default=None)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from app.deps import CurrentWorkspace, SessionDep
 from app.plan import service
 from app.plan.schemas import FillIn, FillOut
-from app.scheduler import schedule_changed
+from app.publishing.runner import schedule_changed
 
 router = APIRouter(prefix="/plan", tags=["plan"])
 

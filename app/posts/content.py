@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from app.models.statuses import PostStatus, TargetStatus
 from connectors.base import MediaItem, PostContent
 
 
@@ -46,23 +47,19 @@ def build_content(
     )
 
 
-def summarise(statuses: Iterable[str]) -> str:
+def summarise(statuses: Iterable[str]) -> PostStatus:
     """The post's status from its targets' (docs/api-contract.md)."""
-    seen = set(statuses)
+    seen = {TargetStatus(s) for s in statuses}
     if not seen:
-        return "draft"
+        return PostStatus.DRAFT
     if len(seen) == 1:
-        return next(iter(seen))
-    if "publishing" in seen:
-        return "publishing"
-    if "needs_check" in seen:
-        return "needs_check"
-    if "scheduled" in seen:
-        return "scheduled"
-    if "published" in seen and "failed" in seen:
-        return "partially_published"
-    if "published" in seen:
-        return "published"
-    if "failed" in seen:
-        return "failed"
-    return sorted(seen)[0]
+        return PostStatus(next(iter(seen)))
+    for dominant in (TargetStatus.PUBLISHING, TargetStatus.NEEDS_CHECK, TargetStatus.SCHEDULED):
+        if dominant in seen:
+            return PostStatus(dominant)
+    if TargetStatus.PUBLISHED in seen and TargetStatus.FAILED in seen:
+        return PostStatus.PARTIALLY_PUBLISHED
+    for dominant in (TargetStatus.PUBLISHED, TargetStatus.FAILED):
+        if dominant in seen:
+            return PostStatus(dominant)
+    return PostStatus(sorted(seen)[0])

@@ -12,11 +12,12 @@ from sqlalchemy.exc import IntegrityError
 from app.deps import BoxDep, CurrentWorkspace, SessionDep
 from app.errors import ApiError, Invalid
 from app.models import IdempotencyRecord, Workspace
+from app.models.statuses import TargetStatus
 from app.pagination import Limit, decode_cursor, encode_cursor
 from app.posts import repository as repo
 from app.posts import service
-from app.posts.schemas import AttemptOut, PostCreate, PostList, PostOut, PostUpdate, TargetStatus
-from app.scheduler import schedule_changed
+from app.posts.schemas import AttemptOut, PostCreate, PostList, PostOut, PostUpdate
+from app.publishing.runner import schedule_changed
 from app.timeutil import TimeInputError, parse_instant
 
 router = APIRouter(prefix="/posts", tags=["posts"])

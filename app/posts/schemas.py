@@ -7,8 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from app.models.statuses import PostStatus, TargetStatus
+
 MediaKindIn = Literal["photo", "video", "document", "audio", "animation"]
-TargetStatus = Literal["draft", "scheduled", "publishing", "published", "failed", "cancelled", "needs_check"]
 
 
 class MediaIn(BaseModel):
@@ -93,7 +94,7 @@ class PostUpdate(BaseModel):
 class TargetOut(BaseModel):
     channel_id: str
     platform: str | None = None
-    status: str
+    status: TargetStatus
     external_id: str | None
     url: str | None
     attempts: int
@@ -106,7 +107,7 @@ class TargetOut(BaseModel):
 
 class PostOut(BaseModel):
     id: str
-    status: str
+    status: PostStatus
     scheduled_at: datetime | None
     timezone: str | None
     text: str

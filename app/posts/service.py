@@ -15,6 +15,7 @@ from app.config import Settings
 from app.errors import ApiError, Conflict, Invalid, NotFound
 from app.models import Channel, MediaFile, Post, Target, Workspace
 from app.models.base import new_id
+from app.models.statuses import CANCELLABLE, RETRYABLE, TargetStatus
 from app.platforms import ConnectorHub
 from app.posts import repository as repo
 from app.posts.content import build_content, summarise
@@ -262,14 +263,13 @@ async def cancel(session: AsyncSession, workspace: Workspace, post_id: str, now:
     now = now or utcnow()
     post = await get(session, workspace, post_id)
     targets = (await repo.targets_of(session, [post.id]))[post.id]
-    if any(t.status == "publishing" for t in targets):
+    if any(t.status == TargetStatus.PUBLISHING for t in targets):
         raise Conflict("The post is already being published; it can no longer be cancelled.")
-    cancellable = ("draft", "scheduled", "failed", "needs_check")
-    wanted = sum(1 for t in targets if t.status in cancellable)
+    wanted = sum(1 for t in targets if t.status in CANCELLABLE)
     if wanted == 0:
         states = ", ".join(sorted({t.status for t in targets}))
         raise Conflict(f"Nothing left to cancel: the post is {states}.")
-    if await repo.set_targets(session, post.id, cancellable, status="cancelled", next_attempt_at=None,
+    if await repo.set_targets(session, post.id, CANCELLABLE, status=TargetStatus.CANCELLED, next_attempt_at=None,
                               updated_at=now) != wanted:
         raise Conflict("The post is already being published; it can no longer be cancelled.")
     post.cancelled_at = now
@@ -283,7 +283,7 @@ async def retry(session: AsyncSession, workspace: Workspace, post_id: str, now: 
     now = now or utcnow()
     post = await get(session, workspace, post_id)
     count = await repo.set_targets(
-        session, post.id, ("failed", "needs_check"), status="scheduled", next_attempt_at=now, failures=0,
+        session, post.id, RETRYABLE, status=TargetStatus.SCHEDULED, next_attempt_at=now, failures=0,
         last_error=None, error_code=None, checkpoint={}, lease_owner=None, lease_expires_at=None, updated_at=now,
     )
     if count == 0:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.db import session_scope
+from app.models.statuses import AttemptOutcome, ChannelStatus
 from app.platforms import ConnectorHub
 from app.posts.content import build_content
 from app.publishing import repository as repo
@@ -53,14 +53,6 @@ NEEDS_CHECK_NOTE = (
 def idempotency_key(target_id: str) -> str:
     """The stable key a platform sees on every try of one target (VK ``guid``)."""
     return f"smm-{target_id}"
-
-
-@dataclass
-class Outcome:
-    kind: str  # published | retry | rate_limited | pending | failed | unknown | moved
-    message: str | None = None
-    error_class: str | None = None
-    response: str | None = None
 
 
 class Publisher:
@@ -98,7 +90,8 @@ class Publisher:
             published = await connector.publish(content, creds, idempotency_key(job.target_id), job.checkpoint)
         except PublishPending as exc:
             await self._reschedule(
-                job, started, exc.retry_after, "pending", exc, checkpoint=exc.checkpoint, count_failure=False
+                job, started, exc.retry_after, AttemptOutcome.PENDING, exc, checkpoint=exc.checkpoint,
+                count_failure=False,
             )
             return "pending"
         except ChannelMovedError as exc:
@@ -148,8 +141,8 @@ class Publisher:
             updated_at=now,
         )
         await self.writes.execute(
-            repo.published_row(job.target_id, **values),
-            repo.attempt_row(job.target_id, self.owner, started, now, "published", message=note),
+            repo.mark_published(job.target_id, **values),
+            repo.attempt_row(job.target_id, self.owner, started, now, AttemptOutcome.PUBLISHED, message=note),
         )
         log.info("publish.target.published", extra={"target": job.target_id, "platform": job.platform})
 
@@ -157,20 +150,14 @@ class Publisher:
         now = self.clock()
 
         async def write(s: AsyncSession) -> None:
-            await repo.settle(
-                s,
-                job.target_id,
-                self.owner,
-                status="failed",
-                last_error=exc.message,
-                error_code=str(exc.code) if exc.code is not None else type(exc).__name__,
-                updated_at=now,
-            )
+            code = str(exc.code) if exc.code is not None else type(exc).__name__
+            await repo.fail(s, job.target_id, self.owner, reason=exc.message, code=code, at=now)
             await s.execute(*repo.attempt_row(
-                job.target_id, self.owner, started, now, "failed", type(exc).__name__, exc.message, exc.response
+                job.target_id, self.owner, started, now, AttemptOutcome.FAILED, type(exc).__name__, exc.message,
+                exc.response,
             ))
             if auth:
-                await repo.set_channel_status(s, job.channel_id, "needs_reauth", exc.message)
+                await repo.set_channel_status(s, job.channel_id, ChannelStatus.NEEDS_REAUTH, exc.message)
 
         await self.writes.run(write)
         log.warning("publish.target.failed", extra={"target": job.target_id, "error": type(exc).__name__})
@@ -188,11 +175,10 @@ class Publisher:
         hold_channel: bool = False,
     ) -> None:
         now = self.clock()
+        at = now + timedelta(seconds=delay)
         values: dict[str, Any] = dict(
-            status="scheduled",
-            next_attempt_at=now + timedelta(seconds=delay),
             updated_at=now,
-            last_error=None if outcome == "pending" else exc.message,
+            last_error=None if outcome == AttemptOutcome.PENDING else exc.message,
             error_code=None if exc.code is None else str(exc.code),
         )
         if checkpoint is not None:
@@ -201,12 +187,12 @@ class Publisher:
             values["failures"] = job.failures + 1
 
         async def write(s: AsyncSession) -> None:
-            await repo.settle(s, job.target_id, self.owner, **values)
+            await repo.requeue(s, job.target_id, self.owner, at=at, **values)
             await s.execute(*repo.attempt_row(
                 job.target_id, self.owner, started, now, outcome, type(exc).__name__, exc.message, exc.response
             ))
             if hold_channel:  # the platform's limit covers the channel's other posts too
-                await repo.hold_channel(s, job.channel_id, values["next_attempt_at"])
+                await repo.hold_channel(s, job.channel_id, at)
 
         await self.writes.run(write)
 
@@ -219,7 +205,9 @@ class Publisher:
                 PermanentError(f"gave up: the platform kept asking to wait ({exc.message})", code=exc.code),
             )
             return
-        await self._reschedule(job, started, delay, "rate_limited", exc, count_failure=False, hold_channel=True)
+        await self._reschedule(
+            job, started, delay, AttemptOutcome.RATE_LIMITED, exc, count_failure=False, hold_channel=True
+        )
 
     def _out_of_time(self, job: Job, delay: float) -> bool:
         first = job.scheduled_at or job.next_attempt_at or self.clock()
@@ -242,7 +230,7 @@ class Publisher:
                 ),
             )
             return "failed"
-        await self._reschedule(job, started, delay, "retry", exc)
+        await self._reschedule(job, started, delay, AttemptOutcome.RETRY, exc)
         return "retry"
 
     async def _moved(self, job: Job, started: datetime, creds: Credentials, exc: ChannelMovedError) -> None:
@@ -254,13 +242,13 @@ class Publisher:
 
         async def write(s: AsyncSession) -> None:
             await repo.move_channel(s, job.channel_id, sealed)
-            await repo.settle(s, job.target_id, self.owner, status="scheduled", next_attempt_at=now, updated_at=now)
+            await repo.requeue(s, job.target_id, self.owner, at=now)
             await s.execute(*repo.attempt_row(
                 job.target_id,
                 self.owner,
                 started,
                 now,
-                "moved",
+                AttemptOutcome.MOVED,
                 type(exc).__name__,
                 f"{exc.message} (chat moved to {exc.new_chat_id}; the channel was updated and the post is sent again)",
             ))
@@ -273,18 +261,13 @@ class Publisher:
 
         async def write(s: AsyncSession) -> None:
             await s.execute(*repo.attempt_row(
-                job.target_id, self.owner, started, now, "unknown", type(exc).__name__, exc.message, exc.response
+                job.target_id, self.owner, started, now, AttemptOutcome.UNKNOWN, type(exc).__name__, exc.message,
+                exc.response,
             ))
-            await repo.settle(
-                s,
-                job.target_id,
-                self.owner,
+            await repo.await_outcome(
+                s, job.target_id, self.owner, lease_owner=self.owner,
+                lease_until=now + timedelta(seconds=self.settings.claim_lease), reason=exc.message, at=now,
                 count_attempt=True,
-                status="publishing",
-                lease_owner=self.owner,
-                lease_expires_at=now + timedelta(seconds=self.settings.claim_lease),
-                last_error=exc.message,
-                updated_at=now,
             )
 
         await self.writes.run(write)
@@ -297,6 +280,8 @@ class Publisher:
 
         ``cause`` is the error of the send just made (it counts as a failure, with back-off, if the platform
         proves nothing was published); without it (a dead worker's lease) a proven absence resends at once.
+        The steps: a request that never left is queued again; else the platform is asked (``find_published``);
+        what it shows is published, a proven absence is sent again, and where it cannot tell a person decides.
         """
         async with session_scope(self.maker) as s:
             jobs = await repo.load_jobs(s, [target_id])
@@ -304,18 +289,8 @@ class Publisher:
             return "gone"
         job = jobs[0]
         started = self.clock()
-        if job.send_started_at is None:  # the request never left: safe to queue again
-            async with session_scope(self.maker) as s:
-                await repo.settle(
-                    s,
-                    job.target_id,
-                    self.owner,
-                    count_attempt=False,
-                    status="scheduled",
-                    next_attempt_at=started,
-                    updated_at=started,
-                )
-            return "requeued"
+        if job.send_started_at is None:
+            return await self._requeue_unsent(job, started)
         connector = self.hub.get(job.platform, job.sandbox)
         creds = Credentials(self.box.open(job.credentials_sealed))
         since = job.send_started_at - RECONCILE_SKEW
@@ -324,40 +299,53 @@ class Publisher:
                 creds, idempotency_key(job.target_id), since, self.content(job), job.checkpoint
             )
         except OutcomeUnknownError:
-            note = NEEDS_CHECK_NOTE.format(platform=job.platform.title())
-            async with session_scope(self.maker) as s:
-                await repo.settle(
-                    s,
-                    job.target_id,
-                    self.owner,
-                    count_attempt=False,
-                    status="needs_check",
-                    last_error=note,
-                    error_code="needs_check",
-                    updated_at=self.clock(),
-                )
-                await s.execute(
-                    *repo.attempt_row(job.target_id, self.owner, started, self.clock(), "needs_check", None, note)
-                )
-            log.warning("publish.target.needs_check", extra={"target": job.target_id})
-            return "needs_check"
-        except ConnectorError as exc:  # could not ask now: ask again soon, still without resending
-            async with session_scope(self.maker) as s:
-                await repo.settle(
-                    s,
-                    job.target_id,
-                    self.owner,
-                    count_attempt=False,
-                    status="publishing",
-                    lease_owner=None,
-                    lease_expires_at=self.clock() + timedelta(seconds=UNKNOWN_RECHECK_S),
-                    last_error=f"checking whether it was published: {exc.message}",
-                )
-            return "recheck"
+            return await self._needs_check(job, started)
+        except ConnectorError as exc:
+            return await self._ask_again_later(job, exc)
         if found is not None:
             await self._published(job, started, found, note="reconciled: the platform shows the post")
             return "published"
-        # the platform proves it has nothing: send again (after a back-off if this send failed)
+        return await self._resend(job, started, cause)
+
+    async def _requeue_unsent(self, job: Job, started: datetime) -> str:
+        """The request never left: safe to queue again at once."""
+
+        async def write(s: AsyncSession) -> None:
+            await repo.requeue(s, job.target_id, self.owner, at=started, count_attempt=False)
+
+        await self.writes.run(write)
+        return "requeued"
+
+    async def _needs_check(self, job: Job, started: datetime) -> str:
+        """The platform cannot tell (Telegram): never a silent repost; a person decides."""
+        note = NEEDS_CHECK_NOTE.format(platform=job.platform.title())
+
+        async def write(s: AsyncSession) -> None:
+            now = self.clock()
+            await repo.mark_needs_check(s, job.target_id, self.owner, note=note, at=now)
+            await s.execute(*repo.attempt_row(
+                job.target_id, self.owner, started, now, AttemptOutcome.NEEDS_CHECK, None, note
+            ))
+
+        await self.writes.run(write)
+        log.warning("publish.target.needs_check", extra={"target": job.target_id})
+        return "needs_check"
+
+    async def _ask_again_later(self, job: Job, exc: ConnectorError) -> str:
+        """The platform could not be asked now: ask again soon, still without resending."""
+
+        async def write(s: AsyncSession) -> None:
+            await repo.await_outcome(
+                s, job.target_id, self.owner, lease_owner=None,
+                lease_until=self.clock() + timedelta(seconds=UNKNOWN_RECHECK_S),
+                reason=f"checking whether it was published: {exc.message}",
+            )
+
+        await self.writes.run(write)
+        return "recheck"
+
+    async def _resend(self, job: Job, started: datetime, cause: ConnectorError | None) -> str:
+        """The platform proves it has nothing: send again (after a back-off if this send failed)."""
         failures, delay = job.failures, 0.0
         if cause is not None:
             failures += 1
@@ -369,25 +357,17 @@ class Publisher:
                     PermanentError(f"gave up after {failures} failed attempts: {cause.message}", code=cause.code),
                 )
                 return "failed"
-        async with session_scope(self.maker) as s:
-            await repo.settle(
-                s,
-                job.target_id,
-                self.owner,
-                count_attempt=False,
-                status="scheduled",
-                next_attempt_at=self.clock() + timedelta(seconds=delay),
-                send_started_at=None,
-                failures=failures,
-                updated_at=self.clock(),
+
+        async def write(s: AsyncSession) -> None:
+            now = self.clock()
+            await repo.requeue(
+                s, job.target_id, self.owner, at=now + timedelta(seconds=delay), count_attempt=False,
+                send_started_at=None, failures=failures, updated_at=now,
             )
             await s.execute(*repo.attempt_row(
-                job.target_id,
-                self.owner,
-                started,
-                self.clock(),
-                "reconciled",
-                None,
+                job.target_id, self.owner, started, now, AttemptOutcome.RECONCILED, None,
                 "the platform shows no such post: sending again",
             ))
+
+        await self.writes.run(write)
         return "resend"

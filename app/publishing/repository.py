@@ -18,8 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.models import Attempt, Channel, Post, Target, Worker
+from app.models.statuses import ChannelStatus, TargetStatus
 
-ACTIVE = "active"
+ACTIVE = ChannelStatus.ACTIVE
 _targets: Table = Target.__table__  # type: ignore[assignment]
 _attempts: Table = Attempt.__table__  # type: ignore[assignment]
 
@@ -36,10 +37,11 @@ PUBLISHED = (
     .where(
         _targets.c.id == _param(_targets, "id"),
         # spelled out: an IN list would be an "expanding" parameter, which executemany cannot take
-        or_(*(_targets.c.status == s for s in ("publishing", "needs_check", "scheduled"))),
+        or_(*(_targets.c.status == s for s in (TargetStatus.PUBLISHING, TargetStatus.NEEDS_CHECK,
+                                                TargetStatus.SCHEDULED))),
     )
     .values(
-        status="published",
+        status=TargetStatus.PUBLISHED,
         attempts=_targets.c.attempts + 1,
         lease_owner=None,
         lease_expires_at=None,
@@ -71,8 +73,9 @@ def attempt_row(
     return ATTEMPT, {f"p_{k}": v for k, v in values.items()}
 
 
-def published_row(target_id: str, **values: Any) -> tuple[Any, dict[str, Any]]:
-    """A confirmed send for :data:`PUBLISHED`: ``external_id, url, published_at, late_by_s, late, updated_at``."""
+def mark_published(target_id: str, **values: Any) -> tuple[Any, dict[str, Any]]:
+    """Transition ``publishing``/``needs_check``/``scheduled`` → ``published``, as a statement for the group
+    commit (:data:`PUBLISHED`): ``external_id, url, published_at, late_by_s, late, updated_at``."""
     return PUBLISHED, {"p_id": target_id, **{f"p_{k}": v for k, v in values.items()}}
 
 
@@ -146,18 +149,22 @@ def _claim_statements(dialect: str) -> _Claim:
     """The claim's statements, built once per dialect (building them cost more than running them); every
     value is a parameter: ``now, owner, lease_until, limit, exclude`` (and ``channel_ids`` on PostgreSQL)."""
     now = bindparam("now", type_=_targets.c.next_attempt_at.type)
-    values = {"status": "publishing", "lease_owner": bindparam("owner", type_=_targets.c.lease_owner.type),
+    values = {"status": TargetStatus.PUBLISHING, "lease_owner": bindparam("owner", type_=_targets.c.lease_owner.type),
               "lease_expires_at": bindparam("lease_until", type_=_targets.c.lease_expires_at.type),
               "updated_at": now, "send_started_at": now}
     limit = bindparam("limit", type_=Integer)
     queued, inflight, first = aliased(Target), aliased(Target), aliased(Target)
     due_at = (
         select(func.min(queued.next_attempt_at))
-        .where(queued.channel_id == Channel.id, queued.status == "scheduled")
+        .where(queued.channel_id == Channel.id, queued.status == TargetStatus.SCHEDULED)
         .correlate(Channel)
         .scalar_subquery()
     )
-    busy = select(inflight.id).where(inflight.channel_id == Channel.id, inflight.status == "publishing").exists()
+    busy = (
+        select(inflight.id)
+        .where(inflight.channel_id == Channel.id, inflight.status == TargetStatus.PUBLISHING)
+        .exists()
+    )
     ready = (Channel.status == ACTIVE, due_at <= now, ~busy, Channel.id.not_in(bindparam("exclude", expanding=True)))
     order = (due_at, Channel.last_claimed_at.nulls_first())
     channel_ids: Any = bindparam("channel_ids", expanding=True)
@@ -170,15 +177,16 @@ def _claim_statements(dialect: str) -> _Claim:
         lock = select(Channel.id).where(*ready).order_by(*order).limit(limit).with_for_update(skip_locked=True)
         earliest = (
             select(Target.id)
-            .where(Target.channel_id.in_(channel_ids), Target.status == "scheduled", Target.next_attempt_at <= now)
+            .where(Target.channel_id.in_(channel_ids), Target.status == TargetStatus.SCHEDULED,
+                   Target.next_attempt_at <= now)
             .order_by(Target.channel_id, Target.next_attempt_at, Target.id)
             .ext(distinct_on(Target.channel_id))
         )
-        stmt = update(Target).where(Target.id.in_(earliest), Target.status == "scheduled")
+        stmt = update(Target).where(Target.id.in_(earliest), Target.status == TargetStatus.SCHEDULED)
     else:
         earliest_of_channel = (
             select(first.id)
-            .where(first.channel_id == Channel.id, first.status == "scheduled", first.next_attempt_at <= now)
+            .where(first.channel_id == Channel.id, first.status == TargetStatus.SCHEDULED, first.next_attempt_at <= now)
             .order_by(first.next_attempt_at, first.id)
             .limit(1)
             .correlate(Channel)
@@ -210,27 +218,73 @@ async def load_jobs(session: AsyncSession, target_ids: Sequence[str]) -> list[Jo
     return [Job(**{**row, "checkpoint": row["checkpoint"] or {}}) for row in rows]
 
 
-async def settle(
-    session: AsyncSession, target_id: str, owner: str, *, count_attempt: bool = True, **values: Any
+async def _settle(
+    session: AsyncSession, target_id: str, owner: str, *, count_attempt: bool, **values: Any
 ) -> bool:
-    """Write an outcome, only while we still hold the lease; ``count_attempt`` adds one to the attempts."""
+    """Write an outcome, only while ``owner`` still holds the lease of the ``publishing`` target (a late
+    writer whose lease was taken over finds nothing to update); ``count_attempt`` adds one to the attempts."""
     if count_attempt:
         values["attempts"] = Target.attempts + 1
     values.setdefault("lease_owner", None)
     values.setdefault("lease_expires_at", None)
     result = await session.execute(
         update(Target)
-        .where(Target.id == target_id, Target.lease_owner == owner, Target.status == "publishing")
+        .where(Target.id == target_id, Target.lease_owner == owner, Target.status == TargetStatus.PUBLISHING)
         .values(**values)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def requeue(
+    session: AsyncSession, target_id: str, owner: str, *, at: datetime, count_attempt: bool = True, **values: Any
+) -> bool:
+    """``publishing`` → ``scheduled`` at ``at``: a retry after a transient error or a rate limit, the next
+    step of a multi-step publish, a resend the platform proved safe, or a claim whose request never left.
+    ``values`` may set ``failures``, ``last_error``, ``error_code``, ``checkpoint``, ``send_started_at``."""
+    return await _settle(session, target_id, owner, count_attempt=count_attempt, status=TargetStatus.SCHEDULED,
+                         next_attempt_at=at, updated_at=values.pop("updated_at", at), **values)
+
+
+async def fail(
+    session: AsyncSession, target_id: str, owner: str, *, reason: str, code: str, at: datetime
+) -> bool:
+    """``publishing`` → ``failed`` with the reason a person reads (the platform's words where it refused)."""
+    return await _settle(session, target_id, owner, count_attempt=True, status=TargetStatus.FAILED,
+                         last_error=reason, error_code=code, updated_at=at)
+
+
+async def mark_needs_check(session: AsyncSession, target_id: str, owner: str, *, note: str, at: datetime) -> bool:
+    """``publishing`` → ``needs_check``: the platform cannot tell whether the post exists; a person decides."""
+    return await _settle(session, target_id, owner, count_attempt=False, status=TargetStatus.NEEDS_CHECK,
+                         last_error=note, error_code="needs_check", updated_at=at)
+
+
+async def await_outcome(
+    session: AsyncSession,
+    target_id: str,
+    owner: str,
+    *,
+    lease_owner: str | None,
+    lease_until: datetime,
+    reason: str,
+    at: datetime | None = None,
+    count_attempt: bool = False,
+) -> bool:
+    """Stay ``publishing`` with an unknown outcome until ``lease_until``: kept by ``lease_owner`` (reconciling
+    now), or with no owner (``None``: the sweeper asks the platform again once the lease ends)."""
+    values: dict[str, Any] = {"lease_owner": lease_owner, "lease_expires_at": lease_until, "last_error": reason}
+    if at is not None:
+        values["updated_at"] = at
+    return await _settle(session, target_id, owner, count_attempt=count_attempt, status=TargetStatus.PUBLISHING,
+                         **values)
 
 
 async def hold_channel(session: AsyncSession, channel_id: str, until: datetime) -> None:
     """Push the channel's other scheduled targets to ``until`` (a platform rate limit covers them all)."""
     await session.execute(
         update(Target)
-        .where(Target.channel_id == channel_id, Target.status == "scheduled", Target.next_attempt_at < until)
+        .where(Target.channel_id == channel_id, Target.status == TargetStatus.SCHEDULED,
+               Target.next_attempt_at < until)
         .values(next_attempt_at=until)
     )
 
@@ -248,9 +302,9 @@ async def mark_missed(session: AsyncSession, now: datetime, grace: float) -> int
     cutoff = now - timedelta(seconds=grace)
     result = await session.execute(
         update(Target)
-        .where(Target.status == "scheduled", Target.attempts == 0, Target.next_attempt_at < cutoff)
+        .where(Target.status == TargetStatus.SCHEDULED, Target.attempts == 0, Target.next_attempt_at < cutoff)
         .values(
-            status="failed",
+            status=TargetStatus.FAILED,
             error_code="missed",
             updated_at=now,
             last_error=f"missed: the service was not running at the scheduled time and it is more than "
@@ -262,14 +316,17 @@ async def mark_missed(session: AsyncSession, now: datetime, grace: float) -> int
 
 async def next_due(session: AsyncSession, now: datetime) -> datetime | None:
     """The earliest future due time (past-due ones are claimed now or retried by the safety tick)."""
-    stmt = select(func.min(Target.next_attempt_at)).where(Target.status == "scheduled", Target.next_attempt_at > now)
+    stmt = select(func.min(Target.next_attempt_at)).where(
+        Target.status == TargetStatus.SCHEDULED, Target.next_attempt_at > now
+    )
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
 async def expired_leases(session: AsyncSession, now: datetime, limit: int = 100) -> list[tuple[str, str | None]]:
     stmt = (
         select(Target.id, Target.lease_owner)
-        .where(Target.status == "publishing", or_(Target.lease_expires_at.is_(None), Target.lease_expires_at < now))
+        .where(Target.status == TargetStatus.PUBLISHING,
+               or_(Target.lease_expires_at.is_(None), Target.lease_expires_at < now))
         .order_by(Target.lease_expires_at)
         .limit(limit)
     )
@@ -282,7 +339,7 @@ async def take_over(
     """Take an expired lease (for recovery); the old owner's late settle will then find nothing to update."""
     cond = [
         Target.id == target_id,
-        Target.status == "publishing",
+        Target.status == TargetStatus.PUBLISHING,
         or_(Target.lease_expires_at.is_(None), Target.lease_expires_at < now),
     ]
     cond.append(Target.lease_owner == old_owner if old_owner is not None else Target.lease_owner.is_(None))
@@ -299,7 +356,7 @@ async def renew_leases(
         return
     await session.execute(
         update(Target)
-        .where(Target.id.in_(target_ids), Target.lease_owner == owner, Target.status == "publishing")
+        .where(Target.id.in_(target_ids), Target.lease_owner == owner, Target.status == TargetStatus.PUBLISHING)
         .values(lease_expires_at=now + timedelta(seconds=lease))
     )
 
@@ -308,10 +365,10 @@ async def release(session: AsyncSession, owner: str, now: datetime) -> int:
     """On shutdown, for every target this process still holds (sends that outlived ``SMM_SHUTDOWN_GRACE``):
     the claim recorded them as sent, so they are left for recovery to check with the platform (their lease
     ends now); a target without a recorded send goes straight back to the queue. Returns how many were held."""
-    mine = [Target.lease_owner == owner, Target.status == "publishing"]
+    mine = [Target.lease_owner == owner, Target.status == TargetStatus.PUBLISHING]
     requeued = await session.execute(
         update(Target).where(*mine, Target.send_started_at.is_(None))
-        .values(status="scheduled", lease_owner=None, lease_expires_at=None)
+        .values(status=TargetStatus.SCHEDULED, lease_owner=None, lease_expires_at=None)
     )
     expired = await session.execute(update(Target).where(*mine).values(lease_expires_at=now))
     return int(requeued.rowcount or 0) + int(expired.rowcount or 0)  # type: ignore[attr-defined]
@@ -347,16 +404,16 @@ async def status_counts(session: AsyncSession, workspace_id: str, now: datetime)
         .where(Post.workspace_id == workspace_id)
     )
     queries = {
-        "due": base.where(Target.status == "scheduled", Target.next_attempt_at <= now),
-        "scheduled": base.where(Target.status == "scheduled", Target.next_attempt_at > now),
-        "in_flight": base.where(Target.status == "publishing"),
-        "late": base.where(Target.status == "published", Target.late.is_(True)),
-        "published": base.where(Target.status == "published"),
-        "failed": base.where(Target.status == "failed"),
-        "missed": base.where(Target.status == "failed", Target.error_code == "missed"),
-        "needs_check": base.where(Target.status == "needs_check"),
+        "due": base.where(Target.status == TargetStatus.SCHEDULED, Target.next_attempt_at <= now),
+        "scheduled": base.where(Target.status == TargetStatus.SCHEDULED, Target.next_attempt_at > now),
+        "in_flight": base.where(Target.status == TargetStatus.PUBLISHING),
+        "late": base.where(Target.status == TargetStatus.PUBLISHED, Target.late.is_(True)),
+        "published": base.where(Target.status == TargetStatus.PUBLISHED),
+        "failed": base.where(Target.status == TargetStatus.FAILED),
+        "missed": base.where(Target.status == TargetStatus.FAILED, Target.error_code == "missed"),
+        "needs_check": base.where(Target.status == TargetStatus.NEEDS_CHECK),
         "held": base.where(
-            Target.status == "scheduled",
+            Target.status == TargetStatus.SCHEDULED,
             exists().where(Channel.id == Target.channel_id, Channel.status != ACTIVE),
         ),
     }

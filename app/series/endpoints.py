@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from fastapi import APIRouter, Request
 
-from app.db import session_scope
 from app.deps import BoxDep, CurrentWorkspace, SessionDep
 from app.pagination import Limit, decode_cursor, encode_cursor
-from app.scheduler import PublisherRunner, register_periodic, schedule_changed
+from app.publishing.runner import schedule_changed
 from app.series import repository as repo
 from app.series import service
 from app.series.schemas import SeriesCreate, SeriesList, SeriesOut, SeriesUpdate
@@ -60,16 +57,3 @@ async def delete_series(series_id: str, request: Request, session: SessionDep, w
     await service.delete(session, workspace, series_id)
     await session.commit()
     await schedule_changed(request.app)
-
-
-def _series_job(runner: PublisherRunner) -> Callable[[], Awaitable[None]]:
-    async def job() -> None:
-        async with session_scope(runner.maker) as session:
-            made, _ = await service.run_all(session, runner.clock(), runner.settings.series_horizon_days)
-        if made:
-            runner.notify()
-
-    return job
-
-
-register_periodic("series", lambda s: 300.0, _series_job, run_at_start=True)

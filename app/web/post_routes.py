@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.channels import repository as channel_repo
 from app.db import SessionDep
 from app.errors import ApiError
+from app.models.statuses import CANCELLABLE, RETRYABLE, TargetStatus
 from app.posts import repository as post_repo
 from app.posts import service as post_service
 from app.posts.schemas import PostUpdate
@@ -56,9 +57,9 @@ async def _post_page(
         "post": out, "channels": channels, "attempts": attempts, "zone": zone,
         "rubric_class": rubric_class(out.rubric), "notice": NOTICES.get(done, ""), "error": error,
         "reason": reason,
-        "can_retry": bool(statuses & {"failed", "needs_check"}),
-        "can_cancel": "publishing" not in statuses and bool(statuses & {"draft", "scheduled", "failed", "needs_check"}),
-        "can_reschedule": bool(statuses) and statuses <= {"draft", "scheduled"},
+        "can_retry": bool(statuses & set(RETRYABLE)),
+        "can_cancel": TargetStatus.PUBLISHING not in statuses and bool(statuses & set(CANCELLABLE)),
+        "can_reschedule": bool(statuses) and statuses <= {TargetStatus.DRAFT, TargetStatus.SCHEDULED},
         "reschedule": reschedule or {"local_time": local_value, "timezone": zone},
         "zones": zone_options(),
     }, user=user, status_code=status_code)

@@ -157,10 +157,10 @@ async def test_instagram_business_discovery_and_audience_online(fakes: Fakes) ->
 
 
 async def test_periodic_job_syncs_every_active_channel(fakes: Fakes) -> None:
-    from app import scheduler
     from app.analytics.sync import sync_all
+    from app.jobs import PERIODIC_JOBS
 
-    assert "engagement-sync" in scheduler._periodic
+    assert "engagement-sync" in [job.job_id for job in PERIODIC_JOBS]
     _seed_vk(fakes)
     ch = await make_channel(fakes.client, "vk")
     off = await make_channel(fakes.client, "vk", name="off")

@@ -17,7 +17,7 @@ from app.config import Settings
 from app.db import make_engine, make_sessionmaker, session_scope
 from app.models import Attempt, Channel, Target
 from app.platforms import ConnectorHub
-from app.scheduler import PublisherRunner
+from app.publishing.runner import PublisherRunner
 from app.security import CredentialBox
 from connectors.facebook.fake import create_app as facebook_fake
 from connectors.instagram.fake import create_app as instagram_fake

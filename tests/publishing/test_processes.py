@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from app.config import Settings
 from app.db import make_engine, make_sessionmaker, session_scope
 from app.models import Attempt, Channel, Post, Target
-from app.scheduler import PublisherRunner
+from app.publishing.runner import PublisherRunner
 from app.security import CredentialBox
 from app.workspaces.service import DEFAULT_WORKSPACE, ensure_workspace
 from connectors.fakekit import FaultSpec, serve_in_thread

@@ -10,7 +10,7 @@ import pytest
 from app.config import Settings
 from app.db import make_engine, make_sessionmaker
 from app.platforms import ConnectorHub
-from app.scheduler import PublisherRunner
+from app.publishing.runner import PublisherRunner
 from app.security import CredentialBox
 from tests.conftest import SECRET_KEY
 

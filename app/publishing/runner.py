@@ -15,7 +15,7 @@ import os
 import secrets
 import socket
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,7 +25,6 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app import optional_module
 from app.config import Settings
 from app.db import session_scope
 from app.models import Worker
@@ -44,38 +43,22 @@ COALESCE_S = 0.01  # finished sends within this window share one claim
 MISSED_CHECK_S = 5.0  # how often the dispatcher looks for posts past the missed grace
 
 PeriodicJob = Callable[[], Awaitable[object]]
-JOB_MODULES = ("app.series.endpoints", "app.analytics.sync")  # modules that register periodic jobs
 
 
 @dataclass(frozen=True)
 class Periodic:
+    """A periodic job of another capability (series materialisation, engagement sync), declared in the domain's
+    ``jobs.py`` and listed in :data:`app.jobs.PERIODIC_JOBS`, which the composition root hands to every runner.
+
+    ``factory`` builds the job for one runner; ``run_at_start`` jobs also run once before the first dispatch
+    (e.g. to drop a series backlog); ``exclusive`` jobs run in one process at a time across all workers (a
+    PostgreSQL advisory lock)."""
+
     job_id: str
     interval: Callable[[Settings], float]
     factory: Callable[[PublisherRunner], PeriodicJob]
-    run_at_start: bool
-    exclusive: bool
-
-
-_periodic: dict[str, Periodic] = {}
-
-
-def register_periodic(
-    job_id: str,
-    interval: Callable[[Settings], float],
-    factory: Callable[[PublisherRunner], PeriodicJob],
-    *,
-    run_at_start: bool = False,
-    exclusive: bool = False,
-) -> None:
-    """Let another capability add a periodic job (series materialisation, engagement sync) to every runner;
-    ``run_at_start`` jobs also run once before the first dispatch (e.g. to drop a series backlog);
-    ``exclusive`` jobs run in one process at a time across all workers (a PostgreSQL advisory lock)."""
-    _periodic[job_id] = Periodic(job_id, interval, factory, run_at_start, exclusive)
-
-
-def _load_job_modules() -> None:
-    for name in JOB_MODULES:
-        optional_module(name)
+    run_at_start: bool = False
+    exclusive: bool = False
 
 
 class PublisherRunner:
@@ -89,8 +72,10 @@ class PublisherRunner:
         box: CredentialBox,
         kind: str,
         clock: Callable[[], datetime] = utcnow,
+        periodic: Sequence[Periodic] = (),
     ) -> None:
         self.settings, self.maker, self.hub, self.box, self.kind, self.clock = settings, maker, hub, box, kind, clock
+        self.periodic = tuple(periodic)
         self.owner = f"{socket.gethostname()[:40]}-{os.getpid()}-{secrets.token_hex(3)}"
         self.worker = Worker(
             id=self.owner, hostname=socket.gethostname()[:200], pid=os.getpid(), kind=kind, started_at=clock()
@@ -120,8 +105,7 @@ class PublisherRunner:
         self.scheduler.add_job(
             self.heartbeat, "interval", seconds=max(1.0, min(10.0, s.claim_lease / 3)), id="heartbeat", **common
         )
-        _load_job_modules()
-        for p in _periodic.values():
+        for p in self.periodic:
             job = self._exclusive(p.job_id, p.factory(self)) if p.exclusive else p.factory(self)
             if p.run_at_start:
                 try:
