@@ -16,7 +16,7 @@ from app.analytics import cli as analytics_cli
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker, session_scope
 from app.errors import ApiError
-from app.migrate import upgrade_to_head
+from app.migrate import current_revision, head_revision, upgrade_to_head
 from app.platforms import ConnectorHub, make_http_client
 from app.publishing import cli as publishing_cli
 from app.security import new_secret_key
@@ -105,17 +105,29 @@ def worker() -> None:
 
 
 @app.command()
-def migrate() -> None:
-    """Apply the database migrations and exit."""
+def migrate(
+    check: Annotated[bool, typer.Option("--check", help="only say whether the schema is at head (exit 1 if not)")]
+    = False,
+) -> None:
+    """Apply the database migrations and exit (``--check``: change nothing, say where the schema is)."""
     settings = get_settings()
 
-    async def main() -> None:
+    async def main() -> tuple[str | None, str | None]:
         engine = make_engine(settings)
-        await upgrade_to_head(engine)
-        await engine.dispose()
+        try:
+            if not check:
+                await upgrade_to_head(engine)
+            return await current_revision(engine), head_revision()
+        finally:
+            await engine.dispose()
 
-    asyncio.run(main())
-    _err("database is at the latest schema")
+    current, head = asyncio.run(main())
+    if current == head:
+        _err(f"database is at the latest schema ({head})")
+        return
+    _err(f"database schema is at {current or 'nothing (never migrated)'}, this version needs {head}: "
+         "run `smm migrate` (or start `smm serve`, which migrates first)")
+    raise typer.Exit(1)
 
 
 @app.command("secret-key")

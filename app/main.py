@@ -12,7 +12,6 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
 from app import web
 from app.analytics.endpoints import router as analytics_router
@@ -20,6 +19,7 @@ from app.channels.endpoints import router as channels_router
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker, session_scope
 from app.errors import install_error_handlers
+from app.health import router as health_router
 from app.jobs import PERIODIC_JOBS
 from app.media.endpoints import public_router as media_public_router
 from app.media.endpoints import router as media_router
@@ -171,18 +171,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = True, 
     app.include_router(api)
     app.include_router(media_public_router)
 
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/readyz", include_in_schema=False)
-    async def readyz() -> JSONResponse:
-        try:
-            async with app.state.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-        except Exception as exc:  # the database is the one thing we need
-            return JSONResponse({"status": "unavailable", "detail": str(exc)[:200]}, status_code=503)
-        return JSONResponse({"status": "ready"})
+    app.include_router(health_router)
 
     if settings.sandbox:
         from app.sandbox import mount_sandbox

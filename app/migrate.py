@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from alembic import command
@@ -35,12 +36,21 @@ async def upgrade_to_head(engine: AsyncEngine) -> None:
         await conn.run_sync(_upgrade)
 
 
-def _at_head(connection: Connection) -> bool:
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    current = MigrationContext.configure(connection).get_current_revision()
-    return current == head
+@cache
+def head_revision() -> str | None:
+    """The newest revision this code knows (read once: the scripts do not change while it runs)."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def _current(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    """The revision the database is at (``None``: never migrated)."""
+    async with engine.connect() as conn:
+        return await conn.run_sync(_current)
 
 
 async def schema_at_head(engine: AsyncEngine) -> bool:
-    async with engine.connect() as conn:
-        return await conn.run_sync(_at_head)
+    return await current_revision(engine) == head_revision()

@@ -396,6 +396,11 @@ async def worker_stopped(session: AsyncSession, worker_id: str, now: datetime) -
     await session.execute(update(Worker).where(Worker.id == worker_id).values(stopped_at=now, heartbeat_at=now))
 
 
+async def heartbeat_of(session: AsyncSession, worker_id: str) -> datetime | None:
+    """When the worker last heart-beat (``None``: never, or its row is gone)."""
+    return (await session.execute(select(Worker.heartbeat_at).where(Worker.id == worker_id))).scalar_one_or_none()
+
+
 async def status_counts(session: AsyncSession, workspace_id: str, now: datetime) -> dict[str, int]:
     base = (
         select(func.count())
