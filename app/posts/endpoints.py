@@ -112,7 +112,7 @@ async def post_attempts(post_id: str, session: SessionDep, workspace: CurrentWor
     post = await service.get(session, workspace, post_id)
     return [
         AttemptOut(channel_id=cid, started_at=a.started_at, finished_at=a.finished_at, outcome=a.outcome,
-                   error_class=a.error_class, message=a.message)
+                   error_class=a.error_class, message=a.message, worker=a.worker)
         for a, cid in await repo.attempts_of(session, post.id)
     ]
 

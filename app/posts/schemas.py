@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from app.models.statuses import PostStatus, TargetStatus
+from app.models.statuses import AttemptOutcome, PostStatus, TargetStatus
 
 MediaKindIn = Literal["photo", "video", "document", "audio", "animation"]
 
@@ -131,6 +131,7 @@ class AttemptOut(BaseModel):
     channel_id: str
     started_at: datetime
     finished_at: datetime | None
-    outcome: str
+    outcome: AttemptOutcome
     error_class: str | None
     message: str | None
+    worker: str | None = None  # the process that made the try: "<host>-<pid>-<random>"
