@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from app.deps import BoxDep, CurrentWorkspace, SessionDep
 from app.errors import ApiError, Invalid
 from app.models import IdempotencyRecord, Workspace
-from app.models.statuses import TargetStatus
+from app.models.statuses import AttemptOutcome, TargetStatus
 from app.pagination import Limit, decode_cursor, encode_cursor
 from app.posts import repository as repo
 from app.posts import service
@@ -111,8 +111,8 @@ async def get_post(post_id: str, session: SessionDep, workspace: CurrentWorkspac
 async def post_attempts(post_id: str, session: SessionDep, workspace: CurrentWorkspace) -> list[AttemptOut]:
     post = await service.get(session, workspace, post_id)
     return [
-        AttemptOut(channel_id=cid, started_at=a.started_at, finished_at=a.finished_at, outcome=a.outcome,
-                   error_class=a.error_class, message=a.message, worker=a.worker)
+        AttemptOut(channel_id=cid, started_at=a.started_at, finished_at=a.finished_at,
+                   outcome=AttemptOutcome(a.outcome), error_class=a.error_class, message=a.message, worker=a.worker)
         for a, cid in await repo.attempts_of(session, post.id)
     ]
 
