@@ -14,6 +14,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.errors import ApiError
+from app.timeutil import (
+    MissingOffsetError,
+    OutOfRangeError,
+    TimeInputError,
+    looks_like_unix,
+    parse_instant,
+    parse_unix,
+)
 
 COUNT_COLUMNS = ("likes", "comments", "shares", "views", "reach", "followers")
 TEXT_COLUMNS = ("external_id", "kind")
@@ -53,28 +61,33 @@ def dedupe_key(external_id: str | None, posted_at: datetime, kind: str | None) -
 
 
 def parse_posted_at(raw: str, now: datetime) -> datetime:
-    """RFC 3339 with an offset, or unix seconds; naive times and the future are refused."""
+    """RFC 3339 with an offset, or unix seconds; naive times and the future are refused (via ``app.timeutil``)."""
     text = raw.strip()
     if not text:
         raise RowError("posted_at is empty; give the time the post went out (RFC 3339 with offset or unix seconds)")
-    if text.replace(".", "", 1).isdigit():
+    if looks_like_unix(text):
         seconds = float(text)
         if seconds > UNIX_MAX * 100:
             raise RowError(f"posted_at {text!r} looks like milliseconds; give unix seconds")
         if not UNIX_MIN <= seconds < UNIX_MAX:
             raise RowError(f"posted_at {text!r} is not a plausible unix time in seconds (years 2000–2099)")
-        at = datetime.fromtimestamp(seconds, UTC)
+        try:
+            at = parse_unix(text)
+        except TimeInputError as exc:
+            raise RowError(f"posted_at: {exc}") from None
     else:
         try:
-            at = datetime.fromisoformat(text)
-        except ValueError:
+            at = parse_instant(text, None)
+        except MissingOffsetError:
+            raise RowError(f"posted_at {text[:40]!r} has no UTC offset; add one (e.g. +03:00 or Z) so the hour "
+                           "is certain") from None
+        except OutOfRangeError as exc:
+            raise RowError(f"posted_at: {exc}") from None
+        except TimeInputError:
             raise RowError(
-                f"posted_at {text!r} is not a time: use RFC 3339 with an offset (2024-05-01T18:30:00+03:00) "
+                f"posted_at {text[:40]!r} is not a time: use RFC 3339 with an offset (2024-05-01T18:30:00+03:00) "
                 "or unix seconds"
             ) from None
-        if at.tzinfo is None or at.utcoffset() is None:
-            raise RowError(f"posted_at {text!r} has no UTC offset; add one (e.g. +03:00 or Z) so the hour is certain")
-        at = at.astimezone(UTC)
     if at > now + FUTURE_SLACK:
         raise RowError(f"posted_at {text!r} is in the future")
     return at
