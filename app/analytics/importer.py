@@ -28,6 +28,8 @@ TEXT_COLUMNS = ("external_id", "kind")
 KNOWN_COLUMNS = ("posted_at", *COUNT_COLUMNS, *TEXT_COLUMNS)
 MAX_ERRORS = 1000
 """Row errors reported in full; past this only the count grows (``errors_truncated``)."""
+MAX_ROWS = 100_000
+"""Data rows one import may hold (blank lines not counted); a bigger file is refused whole: split it."""
 MAX_COUNT = 10**15
 UNIX_MIN, UNIX_MAX = 946_684_800, 4_102_444_800  # 2000-01-01 .. 2100-01-01: seconds, not milliseconds
 FUTURE_SLACK = timedelta(minutes=5)
@@ -151,8 +153,9 @@ def _row(cells: list[str], columns: dict[str, int], width: int, now: datetime) -
     return out
 
 
-def parse_csv(data: bytes, now: datetime) -> ParsedCsv:
-    """Parse an engagement CSV. A file without a usable header is a 422 for the whole file."""
+def parse_csv(data: bytes, now: datetime, max_rows: int = MAX_ROWS) -> ParsedCsv:
+    """Parse an engagement CSV. A file without a usable header, or with more than ``max_rows`` data rows, is a
+    422 for the whole file. CPU-bound (about 1 s per 100,000 rows): callers run it in a worker thread."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -176,6 +179,7 @@ def parse_csv(data: bytes, now: datetime) -> ParsedCsv:
         )
     result.ignored_columns = [name for name in columns if name not in KNOWN_COLUMNS]
     line = reader.line_num
+    seen = 0
     while True:
         start = line + 1
         try:
@@ -189,6 +193,10 @@ def parse_csv(data: bytes, now: datetime) -> ParsedCsv:
         line = reader.line_num
         if not cells or not any(c.strip() for c in cells):
             continue  # a blank line is not a post
+        seen += 1
+        if seen > max_rows:
+            raise ApiError(422, f"The file has more than {max_rows:,} rows; one import takes at most {max_rows:,}: "
+                                "split it and import the parts one after another (re-imports never double).")
         try:
             result.rows.append(_row(cells, columns, len(header), now))
         except RowError as exc:
