@@ -153,7 +153,7 @@ def _row(cells: list[str], columns: dict[str, int], width: int, now: datetime) -
     return out
 
 
-def parse_csv(data: bytes, now: datetime, max_rows: int = MAX_ROWS) -> ParsedCsv:
+def parse_csv(data: bytes, now: datetime, max_rows: int | None = None) -> ParsedCsv:
     """Parse an engagement CSV. A file without a usable header, or with more than ``max_rows`` data rows, is a
     422 for the whole file. CPU-bound (about 1 s per 100,000 rows): callers run it in a worker thread."""
     try:
@@ -179,7 +179,7 @@ def parse_csv(data: bytes, now: datetime, max_rows: int = MAX_ROWS) -> ParsedCsv
         )
     result.ignored_columns = [name for name in columns if name not in KNOWN_COLUMNS]
     line = reader.line_num
-    seen = 0
+    seen, max_rows = 0, MAX_ROWS if max_rows is None else max_rows
     while True:
         start = line + 1
         try:
