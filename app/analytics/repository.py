@@ -19,6 +19,7 @@ from app.models.base import new_id
 
 METRICS = ("likes", "comments", "shares", "views", "reach", "followers")
 CHUNK = 500
+HISTORY_PARTITION = 2_000
 """Rows per statement: keeps IN lists and multi-row VALUES under every backend's parameter limits."""
 
 posts_table: Table = EngagementPost.__table__  # type: ignore[assignment]
@@ -132,19 +133,32 @@ def _epoch_seconds(dialect: str) -> ColumnElement[Any]:
 
 
 async def history_columns(session: AsyncSession, channel_id: str) -> dict[str, npt.NDArray[Any]]:
-    """The channel's stored history as numpy columns (unix seconds, metrics with NaN = unknown, kind)."""
+    """The channel's stored history as numpy columns (unix seconds, metrics with NaN = unknown, kind).
+
+    Streamed in partitions of :data:`HISTORY_PARTITION` rows: converting 100,000 rows at once held the event loop
+    for a second; between partitions the loop serves other requests."""
     dialect = _dialect(session)
     stmt = select(_epoch_seconds(dialect), *(posts_table.c[m] for m in METRICS), posts_table.c.kind).where(
         posts_table.c.channel_id == channel_id
     )
-    rows = (await session.execute(stmt)).all()
-    cols = list(zip(*rows, strict=True)) if rows else [() for _ in range(len(METRICS) + 2)]
+    parts: list[list[npt.NDArray[Any]]] = [[] for _ in range(len(METRICS) + 2)]
+    result = await session.stream(stmt)
+    async for rows in result.partitions(HISTORY_PARTITION):
+        columns = list(zip(*rows, strict=True))
+        parts[0].append(np.array(columns[0], dtype=np.float64))
+        for i in range(1, len(METRICS) + 1):
+            parts[i].append(np.array(columns[i], dtype=np.float64))  # None -> NaN
+        parts[-1].append(np.array(columns[-1], dtype=object))
+
+    def joined(i: int, dtype: Any) -> npt.NDArray[Any]:
+        return np.concatenate(parts[i]) if parts[i] else np.array([], dtype=dtype)
+
     # whole seconds: SQLite's julianday arithmetic lands a hair *below* exact times (18:00:00 -> 17:59:59.99997),
     # which would put every post made on the hour into the previous hour's cell
-    out: dict[str, npt.NDArray[Any]] = {"posted_at": np.rint(np.array(cols[0], dtype=np.float64))}
+    out: dict[str, npt.NDArray[Any]] = {"posted_at": np.rint(joined(0, np.float64))}
     for i, m in enumerate(METRICS, start=1):
-        out[m] = np.array(cols[i], dtype=np.float64)  # None -> NaN
-    out["kind"] = np.array(cols[-1], dtype=object)
+        out[m] = joined(i, np.float64)
+    out["kind"] = joined(len(METRICS) + 1, object)
     return out
 
 

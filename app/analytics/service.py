@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
+from threadpoolctl import threadpool_limits
 
 from app.analytics import repository as repo
 from app.analytics.importer import parse_csv
@@ -69,7 +70,7 @@ async def import_csv(
     """Import an engagement CSV into a channel's history; ``progress(done, total)`` after every chunk."""
     now = now or utcnow()
     channel = await channel_service.get(session, workspace, channel_id)
-    parsed = parse_csv(data, now)
+    parsed = await asyncio.to_thread(parse_csv, data, now)  # ~1 s of CPU at the row limit: off the event loop
     total, done = len(parsed.rows), 0
 
     def step(n: int) -> None:
@@ -104,12 +105,33 @@ def history_from_records(records: list[EngagementRecord]) -> History:
                    if any(r.kind is not None for r in records) else None)
 
 
+_blas_limited = False
+
+
+def single_threaded_blas() -> None:
+    """Limit BLAS to one thread, once per process, before the first fit.
+
+    Fits run in worker threads beside the event loop; OpenBLAS's own thread pool spin-waits between calls, so on a
+    shared 2-core host a 2,000-post fit took 10 s instead of 0.26 s and kept the loop from answering /healthz for
+    up to a second (bench/stalls.py). One thread per fit is also what a server serving many requests wants."""
+    global _blas_limited
+    if not _blas_limited:
+        threadpool_limits(limits=1, user_api="blas")
+        _blas_limited = True
+
+
+async def fit_off_loop(history: History, tz: str, now: datetime, prior: Prior | None = None) -> Fit:
+    """``model.fit`` in a worker thread (single-threaded BLAS): the event loop keeps serving meanwhile."""
+    single_threaded_blas()
+    return await asyncio.to_thread(fit, history, tz, now=now, prior=prior)
+
+
 async def _cached_fit(key: tuple[Any, ...], history: Callable[[], Any], tz: str, now: datetime,
                       prior: Prior | None) -> Fit:
     if (hit := _fits.get(key)) is not None:
         _fits.move_to_end(key)
         return hit
-    result = await asyncio.to_thread(fit, await history(), tz, now=now, prior=prior)
+    result = await fit_off_loop(await history(), tz, now, prior)
     _fits[key] = result
     while len(_fits) > CACHE_SIZE:
         _fits.popitem(last=False)
@@ -276,7 +298,7 @@ async def analyze_community(session: AsyncSession, workspace: Workspace, data: C
     except ConnectorError as exc:
         raise await platform_error(session, reader, exc) from exc
     source = f"{data.platform}:{target}"
-    result = await asyncio.to_thread(fit, history_from_records(records), tz, now=now)
+    result = await fit_off_loop(history_from_records(records), tz, now)
     out: dict[str, Any] = result.to_dict(data.count)
     out.update(source=source, posts_read=len(records), prior=None, has_history=bool(records), prior_id=None)
     if not records:

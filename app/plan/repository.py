@@ -28,16 +28,17 @@ async def busy_times(session: AsyncSession, channel_ids: Sequence[str], start: d
     return out
 
 
-async def drafts(session: AsyncSession, workspace_id: str, post_ids: Sequence[str] | None
+async def drafts(session: AsyncSession, workspace_id: str, post_ids: Sequence[str] | None, *, limit: int
                  ) -> list[tuple[Post, list[tuple[str, str]]]]:
     """Posts (all drafts of the workspace, or those of ``post_ids``) with their targets' (channel id, status),
-    most important first: priority 1 before 5, then oldest first."""
+    most important first: priority 1 before 5, then oldest first; at most ``limit``."""
     stmt = select(Post).where(Post.workspace_id == workspace_id, Post.cancelled_at.is_(None))
     if post_ids is not None:
         stmt = stmt.where(Post.id.in_(post_ids))
     else:
         stmt = stmt.where(Post.scheduled_at.is_(None))
-    posts = list((await session.execute(stmt.order_by(Post.priority, Post.created_at, Post.id))).scalars())
+    posts = list((await session.execute(stmt.order_by(Post.priority, Post.created_at, Post.id).limit(limit)))
+                 .scalars())
     targets: dict[str, list[tuple[str, str]]] = {p.id: [] for p in posts}
     if posts:
         rows = await session.execute(select(Target.post_id, Target.channel_id, Target.status)

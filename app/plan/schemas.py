@@ -47,3 +47,4 @@ class FillOut(BaseModel):
     committed: bool
     start: datetime
     end: datetime
+    truncated: bool = Field(default=False, description='more than 500 drafts wait (drafts: "all"): fill again')

@@ -11,11 +11,11 @@ local is taken, and the reason says so.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,6 +28,7 @@ from app.errors import ApiError, Invalid
 from app.models import Channel, Workspace
 from app.plan import repository as repo
 from app.plan.schemas import FillIn
+from app.plan.slots import ChannelRank, Placement, SlotBoard
 from app.platforms import ConnectorHub
 from app.posts import service as post_service
 from app.posts.schemas import PostUpdate
@@ -35,8 +36,9 @@ from app.timeutil import TimeInputError, parse_instant, utcnow
 
 HORIZON_DAYS = 14
 MAX_WINDOW_DAYS = 92
-DAY_START, DAY_END = 9, 21
-DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+MAX_FILL_DRAFTS = 500
+"""Drafts one fill request places (``post_ids`` may name at most this many; ``drafts: "all"`` takes the most
+important ones and answers ``truncated: true`` when more wait)."""
 
 
 @dataclass
@@ -47,35 +49,9 @@ class Scores:
     fit: ChannelFit
     key: np.ndarray | None
 
-
-@dataclass
-class Placement:
-    at: datetime
-    slot: dict[str, Any]
-    reason: str
-
-
-def candidates(zone: ZoneInfo, start: datetime, end: datetime) -> list[datetime]:
-    """Hour starts of ``zone``'s wall clock within [start, end), as UTC instants, DST-correct."""
-    out: list[datetime] = []
-    day: date = start.astimezone(zone).date()
-    while True:
-        for hour in range(24):
-            naive = datetime.combine(day, time(hour))
-            local = naive.replace(tzinfo=zone)
-            at = local.astimezone(UTC)
-            if at.astimezone(zone).replace(tzinfo=None) != naive:
-                continue  # in the spring-forward gap: this wall-clock hour does not exist
-            if at >= end:
-                return out
-            if at >= start:
-                out.append(at)
-        day += timedelta(days=1)
-
-
-def _cell(at: datetime, tz: str) -> int:
-    local = at.astimezone(ZoneInfo(tz))
-    return local.weekday() * 24 + local.hour
+    def rank(self) -> ChannelRank:
+        """Plain values for the slot board (safe in a worker thread: no ORM attribute is read there)."""
+        return ChannelRank(self.channel.id, self.channel.name, self.channel.timezone, self.fit.fit, self.key)
 
 
 async def channel_scores(session: AsyncSession, channels: Sequence[Channel], now: datetime) -> list[Scores]:
@@ -88,43 +64,10 @@ async def channel_scores(session: AsyncSession, channels: Sequence[Channel], now
     return out
 
 
-def _free(at: datetime, channel_ids: Sequence[str], busy: dict[str, list[datetime]], spacing: timedelta) -> bool:
-    return all(abs(at - other) >= spacing for cid in channel_ids for other in busy.get(cid, ()))
-
-
 def choose(scores: Sequence[Scores], busy: dict[str, list[datetime]], start: datetime, end: datetime,
            spacing: timedelta) -> Placement | None:
     """The best free candidate for a post on these channels, or None when the window is full."""
-    ref = scores[0].channel
-    ids = [s.channel.id for s in scores]
-    free = [at for at in candidates(ZoneInfo(ref.timezone), start, end) if _free(at, ids, busy, spacing)]
-    informed = [s for s in scores if s.key is not None]
-    if not informed:
-        zone = ZoneInfo(ref.timezone)
-        daytime = [at for at in free if DAY_START <= at.astimezone(zone).hour <= DAY_END]
-        if not (daytime or free):
-            return None
-        pick = (daytime or free)[0]
-        local = pick.astimezone(zone)
-        why = ("no engagement history with a reliable difference between hours yet, so the next free hour "
-               f"between {DAY_START}:00 and {DAY_END}:00 ({ref.timezone}) that keeps "
-               f"{spacing.total_seconds() / 3600:g} h between posts of a channel was taken")
-        return Placement(pick, {"weekday": local.weekday(), "hour": local.hour, "score": None, "low": None,
-                                "high": None, "posts": 0, "timezone": ref.timezone}, why)
-    if not free:
-        return None
-    keys = [(s.key, s.channel.timezone) for s in informed if s.key is not None]
-    totals = [sum(float(key[_cell(at, tz)]) for key, tz in keys) for at in free]
-    best = int(np.argmax(totals))  # the first maximum: ties go to the earliest time
-    at = free[best]
-    main = informed[0]
-    cell = main.fit.fit.heatmap()[_cell(at, main.channel.timezone)]
-    slot: dict[str, Any] = {**cell.to_dict(), "timezone": main.channel.timezone}
-    names = ", ".join(f"'{s.channel.name}'" for s in informed)
-    why = (f"best free slot {DAYS[cell.weekday]} {cell.hour:02d}:00 ({main.channel.timezone}): expected lift "
-           f"{cell.score:+.3f} [{cell.low:+.3f}, {cell.high:+.3f}] from {cell.posts} past posts "
-           f"(ranked on {names}); keeps {spacing.total_seconds() / 3600:g} h between posts of a channel")
-    return Placement(at, slot, why)
+    return SlotBoard(busy, start, end, spacing).choose([s.rank() for s in scores])
 
 
 async def find_slot(session: AsyncSession, channels: Sequence[Channel], not_before: datetime, *,
@@ -177,44 +120,63 @@ async def fill(session: AsyncSession, workspace: Workspace, data: FillIn, hub: C
         raise Invalid("end", "end must be after start (and after now)")
     if end - start > timedelta(days=MAX_WINDOW_DAYS):
         raise Invalid("end", f"the window may span at most {MAX_WINDOW_DAYS} days")
-    found = await repo.drafts(session, workspace.id, data.post_ids)
+    found = await repo.drafts(session, workspace.id, data.post_ids, limit=MAX_FILL_DRAFTS + 1)
+    truncated = len(found) > MAX_FILL_DRAFTS
+    found = found[:MAX_FILL_DRAFTS]
     if data.post_ids is not None:
         missing = sorted(set(data.post_ids) - {p.id for p, _ in found})
         if missing:
             raise ApiError(422, f"post_ids: unknown post id(s): {', '.join(missing)}",
                            [{"field": "post_ids", "message": f"unknown post {pid}"} for pid in missing])
-    wanted = set(data.channel_ids or [])
     gap = timedelta(seconds=settings.min_post_spacing)
     channel_ids = sorted({cid for _, ts in found for cid, _ in ts})
     channels = {c.id: c for c in (await channel_repo.get_many(session, workspace.id, channel_ids)).values()
                 if c.status != "disabled"}
     busy = await repo.busy_times(session, channel_ids, start - gap, end + gap)
-    scores = {s.channel.id: s for s in await channel_scores(session, list(channels.values()), now)}
-    plan: list[dict[str, Any]] = []
-    unplaced: list[dict[str, str]] = []
-    for post, targets in found:
-        ids = [cid for cid, _ in targets]
-        if wanted and not wanted.intersection(ids):
-            continue
-        if any(status != "draft" for _, status in targets) or post.scheduled_at is not None:
-            unplaced.append({"post_id": post.id, "reason": "not a draft: it is already scheduled or further along"})
-            continue
-        if not ids or any(cid not in channels for cid in ids):
-            unplaced.append({"post_id": post.id, "reason": "a channel of the post is disabled or deleted"})
-            continue
-        placed = choose([scores[cid] for cid in ids], busy, start, end, gap)
-        if placed is None:
-            unplaced.append({"post_id": post.id, "reason": "no free slot in the window keeps the spacing on "
-                                                           "all of its channels"})
-            continue
-        for cid in ids:
-            busy[cid].append(placed.at)
-        plan.append({"post_id": post.id, "scheduled_at": placed.at, "slot": placed.slot, "channel_ids": ids,
-                     "priority": post.priority, "reason": placed.reason})
+    ranks = {s.channel.id: s.rank() for s in await channel_scores(session, list(channels.values()), now)}
+    drafts = [_FillDraft(post.id, post.priority, post.scheduled_at is not None, targets) for post, targets in found]
+    board = SlotBoard(busy, start, end, gap)
+    plan, unplaced = await asyncio.to_thread(_place_all, board, drafts, ranks, set(data.channel_ids or []))
     if data.confirm:
         for item in plan:
             await post_service.update(session, workspace, item["post_id"],
                                       PostUpdate(scheduled_at=item["scheduled_at"].isoformat()), hub,
                                       public_base=settings.effective_public_base_url, media_dir=settings.media_dir,
                                       now=now)
-    return {"plan": plan, "unplaced": unplaced, "committed": data.confirm, "start": start, "end": end}
+    return {"plan": plan, "unplaced": unplaced, "committed": data.confirm, "start": start, "end": end,
+            "truncated": truncated}
+
+
+@dataclass
+class _FillDraft:
+    post_id: str
+    priority: int
+    scheduled: bool
+    targets: list[tuple[str, str]]
+
+
+def _place_all(board: SlotBoard, drafts: Sequence[_FillDraft], ranks: dict[str, ChannelRank], wanted: set[str]
+               ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """Place ``drafts`` in order on ``board`` (pure: runs in a worker thread)."""
+    plan: list[dict[str, Any]] = []
+    unplaced: list[dict[str, str]] = []
+    for draft in drafts:
+        ids = [cid for cid, _ in draft.targets]
+        if wanted and not wanted.intersection(ids):
+            continue
+        if any(status != "draft" for _, status in draft.targets) or draft.scheduled:
+            unplaced.append({"post_id": draft.post_id,
+                             "reason": "not a draft: it is already scheduled or further along"})
+            continue
+        if not ids or any(cid not in ranks for cid in ids):
+            unplaced.append({"post_id": draft.post_id, "reason": "a channel of the post is disabled or deleted"})
+            continue
+        placed = board.choose([ranks[cid] for cid in ids])
+        if placed is None:
+            unplaced.append({"post_id": draft.post_id, "reason": "no free slot in the window keeps the spacing on "
+                                                                 "all of its channels"})
+            continue
+        board.book(ids, placed.at)
+        plan.append({"post_id": draft.post_id, "scheduled_at": placed.at, "slot": placed.slot, "channel_ids": ids,
+                     "priority": draft.priority, "reason": placed.reason})
+    return plan, unplaced

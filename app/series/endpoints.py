@@ -19,7 +19,7 @@ async def create_series(
     data: SeriesCreate, request: Request, session: SessionDep, workspace: CurrentWorkspace
 ) -> SeriesOut:
     series = await service.create(session, workspace, data, request.app.state.hub, request.app.state.settings)
-    out = service.to_out(series)
+    out = await service.answer(series)
     await session.commit()
     await schedule_changed(request.app)
     return out
@@ -33,12 +33,12 @@ async def list_series(
     rows = await repo.list_page(session, workspace.id, after, limit + 1)
     more, rows = len(rows) > limit, rows[:limit]
     nxt = encode_cursor(box, rows[-1].created_at, rows[-1].id) if more and rows else None
-    return SeriesList(items=[service.to_out(s) for s in rows], next_cursor=nxt)
+    return SeriesList(items=await service.to_out_many(rows), next_cursor=nxt)
 
 
 @router.get("/{series_id}", response_model=SeriesOut)
 async def get_series(series_id: str, session: SessionDep, workspace: CurrentWorkspace) -> SeriesOut:
-    return service.to_out(await service.get(session, workspace, series_id))
+    return await service.answer(await service.get(session, workspace, series_id))
 
 
 @router.patch("/{series_id}", response_model=SeriesOut)
@@ -46,7 +46,7 @@ async def update_series(
     series_id: str, data: SeriesUpdate, request: Request, session: SessionDep, workspace: CurrentWorkspace
 ) -> SeriesOut:
     series = await service.update(session, workspace, series_id, data, request.app.state.settings)
-    out = service.to_out(series)
+    out = await service.answer(series)
     await session.commit()
     await schedule_changed(request.app)
     return out

@@ -1,21 +1,25 @@
 """Recurring series: a cron rule in an IANA zone, materialised as ordinary posts a horizon ahead.
 
-Time rules (documented in the README):
-* occurrences are computed by APScheduler's ``CronTrigger`` in the series' zone;
-* a wall time that does not exist (spring forward, e.g. 02:30 in Europe/Berlin on the last Sunday of March)
-  is moved forward by the length of the gap (02:30 -> 03:30 local) and runs once;
-* a wall time that happens twice (fall back) runs once, at its first occurrence;
+The time rules (gaps, folds) are in :mod:`app.series.rules`, which also does every cron computation, bounded and
+in a worker thread. What this module adds:
+
 * no backlog: after a pause or a downtime only the latest missed occurrence may still go out (within
-  ``SMM_MISSED_GRACE``); older ones are cancelled with a note, never published in a burst.
+  ``SMM_MISSED_GRACE``); older ones are cancelled with a note, never published in a burst;
+* no flood: one request or one run of the periodic job creates at most :data:`MAX_TARGETS_PER_RUN` targets
+  (posts × channels) and :data:`MAX_OCCURRENCES_PER_RUN` posts per series; a rule whose horizon holds more
+  targets than that is refused at creation with a 422 that says how many it would make;
+* no loss: ``materialized_until`` advances only as far as posts were made; the next run continues from there;
+* a rule that does not fire within :data:`~app.series.rules.FIRE_WITHIN_YEARS` years is refused at creation.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,54 +30,29 @@ from app.platforms import ConnectorHub
 from app.posts import repository as post_repo
 from app.posts import service as posts
 from app.series import repository as repo
+from app.series.rules import FIRE_WITHIN_YEARS, PREVIEW_DAYS, Rule, estimate_count, first_fire, occurrences, trigger
 from app.series.schemas import SeriesCreate, SeriesOut, SeriesUpdate
-from app.timeutil import TimeInputError, get_zone, parse_instant, utcnow
+from app.timeutil import TimeInputError, parse_instant, utcnow
 
 log = logging.getLogger("smm.series")
-MAX_PER_RUN = 500  # occurrences materialised per series per run (a '* * * * *' rule must not flood the table)
+MAX_OCCURRENCES_PER_RUN = 500
+"""Posts one series gets per request or per run of the periodic job; the rest follow on the next runs."""
+MAX_TARGETS_PER_RUN = 2000
+"""Targets (occurrences × channels) one series gets per request or run; also the most a rule may make within the
+horizon at creation."""
 
 
-def trigger(cron: str, zone: str) -> CronTrigger:
-    try:
-        return CronTrigger.from_crontab(cron.strip(), timezone=get_zone(zone))
-    except TimeInputError as exc:
-        raise Invalid("timezone", str(exc)) from exc
-    except (ValueError, KeyError) as exc:
-        raise Invalid(
-            "cron",
-            f"'{cron}' is not a valid 5-field crontab expression ({exc}); "
-            "e.g. '31 18 * * mon' for every Monday at 18:31",
-        ) from exc
+def rule_of(series: Series) -> Rule:
+    return Rule(series.cron, series.timezone, series.starts_at, series.ends_at)
 
 
-def _ambiguous_repeat(fire: datetime) -> bool:
-    """The second run of a wall time that happens twice (fall back): skipped."""
-    return fire.fold == 1 and fire.replace(fold=0).utcoffset() != fire.utcoffset()
+def per_run(channel_count: int) -> int:
+    """Occurrences one run may make for a series on ``channel_count`` channels."""
+    return max(1, min(MAX_OCCURRENCES_PER_RUN, MAX_TARGETS_PER_RUN // max(channel_count, 1)))
 
 
-def occurrences(series: Series, after: datetime, until: datetime, limit: int = MAX_PER_RUN) -> list[datetime]:
-    """UTC instants of the series' occurrences in (after, until], by the rules in the module docstring."""
-    trig = trigger(series.cron, series.timezone)
-    zone = get_zone(series.timezone)
-    start = max(after, series.starts_at) if series.starts_at else after
-    end = min(until, series.ends_at) if series.ends_at else until
-    out: list[datetime] = []
-    prev: datetime | None = None
-    now = start.astimezone(zone)
-    while len(out) < limit:
-        fire = trig.get_next_fire_time(prev, now)
-        if fire is None or fire > end:
-            break
-        prev, now = fire, fire
-        if fire <= start or _ambiguous_repeat(fire):
-            continue
-        out.append(fire.astimezone(start.tzinfo))
-    return out
-
-
-def to_out(series: Series, now: datetime | None = None) -> SeriesOut:
-    now = now or utcnow()
-    upcoming = occurrences(series, now, now + timedelta(days=366), limit=5) if series.status == "active" else []
+def to_out(series: Series, upcoming: Sequence[datetime] = ()) -> SeriesOut:
+    """The series as answered; ``upcoming`` from :func:`upcoming_of` (computed off the event loop)."""
     return SeriesOut(
         id=series.id,
         name=series.name,
@@ -85,9 +64,25 @@ def to_out(series: Series, now: datetime | None = None) -> SeriesOut:
         ends_at=series.ends_at,
         status=series.status,
         materialized_until=series.materialized_until,
-        next_occurrences=upcoming,
+        next_occurrences=list(upcoming),
         created_at=series.created_at,
     )
+
+
+async def to_out_many(rows: Sequence[Series], now: datetime | None = None) -> list[SeriesOut]:
+    """Every series with its next five occurrences (one worker-thread trip for the whole page)."""
+    now = now or utcnow()
+    rules = [rule_of(s) if s.status == "active" else None for s in rows]
+
+    def compute() -> list[list[datetime]]:
+        return [occurrences(r, now, now + timedelta(days=PREVIEW_DAYS), 5) if r else [] for r in rules]
+
+    upcoming = await asyncio.to_thread(compute)
+    return [to_out(s, u) for s, u in zip(rows, upcoming, strict=True)]
+
+
+async def answer(series: Series) -> SeriesOut:
+    return (await to_out_many([series]))[0]
 
 
 def _instant(value: str | None, zone: str, field: str) -> datetime | None:
@@ -99,6 +94,32 @@ def _instant(value: str | None, zone: str, field: str) -> datetime | None:
         raise Invalid(field, str(exc)) from exc
 
 
+async def check_rule(rule: Rule, channel_count: int, now: datetime, horizon_days: int) -> None:
+    """Refuse (422) a rule that cannot fire within the years ahead or floods the horizon with targets."""
+    until = now + timedelta(days=horizon_days)
+    cap = MAX_TARGETS_PER_RUN // max(channel_count, 1)
+
+    def compute() -> tuple[datetime | None, int, int | None]:
+        fire = first_fire(rule, now)
+        within = len(occurrences(rule, now, until, cap + 1)) if fire is not None else 0
+        estimate = estimate_count(rule, now, until) if within > cap else None
+        return fire, within, estimate
+
+    fire, within, estimate = await asyncio.to_thread(compute)
+    if fire is None:
+        raise Invalid("cron", f"'{rule.cron}' does not fire in the next {FIRE_WITHIN_YEARS} years"
+                              f"{' after starts_at' if rule.starts_at and rule.starts_at > now else ''} "
+                              f"in {rule.timezone}: check the day-of-month, month and weekday fields (a day "
+                              "and a weekday must both match, e.g. '0 0 30 2 *' asks for 30 February).")
+    if estimate is not None:
+        made = max(estimate, within)
+        channels = f"{channel_count:,} channel{'s' if channel_count != 1 else ''}"
+        raise Invalid("cron", f"this rule makes {made:,} posts in the next {horizon_days} days on {channels} "
+                              f"({made * channel_count:,} posts × channels); the limit is "
+                              f"{MAX_TARGETS_PER_RUN:,} posts × channels within {horizon_days} days: choose a "
+                              "sparser rule or fewer channels.")
+
+
 async def create(
     session: AsyncSession,
     workspace: Workspace,
@@ -107,9 +128,16 @@ async def create(
     settings: Settings,
     now: datetime | None = None,
 ) -> Series:
+    """A new series, checked (rule, limits, content on every channel), with its first horizon materialised."""
     now = now or utcnow()
     trigger(data.cron, data.timezone)
+    starts_at = _instant(data.starts_at, data.timezone, "starts_at")
+    ends_at = _instant(data.ends_at, data.timezone, "ends_at")
+    if starts_at and ends_at and ends_at <= starts_at:
+        raise Invalid("ends_at", "ends_at must be after starts_at")
     channels = await posts.load_channels(session, workspace, data.channel_ids)
+    await check_rule(Rule(data.cron.strip(), data.timezone, starts_at, ends_at), len(data.channel_ids), now,
+                     settings.series_horizon_days)
     template = data.template.model_dump(exclude={"media"})
     template["media"] = await posts.resolve_media(
         session, workspace, data.template.media, settings.effective_public_base_url, "template.media"
@@ -123,8 +151,8 @@ async def create(
         timezone=data.timezone,
         template=template,
         channel_ids=list(data.channel_ids),
-        starts_at=_instant(data.starts_at, data.timezone, "starts_at"),
-        ends_at=_instant(data.ends_at, data.timezone, "ends_at"),
+        starts_at=starts_at,
+        ends_at=ends_at,
     )
     session.add(series)
     await session.flush()
@@ -146,7 +174,10 @@ def _post_from(workspace: Workspace, template: dict[str, Any], at: datetime | No
 
 
 async def materialize(session: AsyncSession, series: Series, now: datetime, horizon_days: int) -> int:
-    """Create the posts of the occurrences up to ``now + horizon`` that do not exist yet (idempotent)."""
+    """Create the posts of the occurrences up to ``now + horizon`` that do not exist yet (idempotent).
+
+    At most :func:`per_run` occurrences per call; ``materialized_until`` then stops at the last one made, so the
+    next run continues there instead of skipping the rest."""
     if series.status != "active":
         return 0
     until = now + timedelta(days=horizon_days)
@@ -155,8 +186,10 @@ async def materialize(session: AsyncSession, series: Series, now: datetime, hori
     if workspace is None:
         return 0
     channels = await posts.load_channels(session, workspace, list(series.channel_ids))
+    limit = per_run(len(channels))
+    found = await asyncio.to_thread(occurrences, rule_of(series), after, until, limit)
     made = 0
-    for at in occurrences(series, after, until):
+    for at in found:
         if await repo.occurrence_exists(session, series.id, at):
             continue
         post = _post_from(workspace, series.template, at, series.timezone)
@@ -167,7 +200,12 @@ async def materialize(session: AsyncSession, series: Series, now: datetime, hori
         except IntegrityError:  # another worker made the same occurrence first
             continue
         made += 1
-    series.materialized_until = until
+    reached = found[-1] if len(found) >= limit else until
+    if series.materialized_until is None or reached > series.materialized_until:
+        series.materialized_until = reached
+    if len(found) >= limit:
+        log.info("series.materialize.capped", extra={"series": series.id, "occurrences": len(found),
+                                                     "until": reached.isoformat()})
     if series.ends_at is not None and series.ends_at <= now:
         series.status = "ended"
     await session.flush()

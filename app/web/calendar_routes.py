@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from app.channels import repository as channel_repo
 from app.db import SessionDep
-from app.timeutil import get_zone, utcnow
+from app.timeutil import TimeInputError, get_zone, utcnow
 from app.web.plan_view import (
     build_days,
     filters_query,
@@ -38,8 +38,15 @@ async def calendar_page(request: Request, session: SessionDep, user: UserDep) ->
     if channel_id not in {c.id for c in channels}:
         channel_id = None
     view = "week" if request.query_params.get("view") == "week" else "month"
+    try:
+        day = parse_day(request.query_params.get("date"), today) if view == "week" else today
+        month = parse_month(request.query_params.get("month"), today) if view == "month" else today
+    except TimeInputError as exc:
+        name = "date" if view == "week" else "month"
+        return render(request, "error.html", {"title": "No such calendar page",
+                                              "message": f"The {name} in the address cannot be shown: {exc}"},
+                      user=user, status_code=400)
     if view == "week":
-        day = parse_day(request.query_params.get("date"), today)
         first = day - timedelta(days=day.weekday())
         last = first + timedelta(days=6)
         days = await build_days(session, workspace, channels, first, last, month=None, channel_id=channel_id,
@@ -53,7 +60,6 @@ async def calendar_page(request: Request, session: SessionDep, user: UserDep) ->
             "week": filters_query(channel_id, view="week", date=first.isoformat()),
         }
     else:
-        month = parse_month(request.query_params.get("month"), today)
         first, last = month_bounds(month)
         days = await build_days(session, workspace, channels, first, last, month=month.month,
                                 channel_id=channel_id, today=today)

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import timeutil
 from app.models import Channel, Workspace
 from app.posts import repository as post_repo
 from app.posts import service as post_service
@@ -139,24 +140,13 @@ async def build_days(
 
 
 def parse_month(value: str | None, today: date) -> date:
-    """``YYYY-MM`` to the first of that month; today's month for anything else."""
-    if value:
-        try:
-            year, month = (int(x) for x in value.split("-")[:2])
-            return date(year, month, 1)
-        except ValueError:
-            pass
-    return today.replace(day=1)
+    """``YYYY-MM`` to the first of that month; today's month when none is given. ``TimeInputError`` otherwise."""
+    return timeutil.parse_month(value) if value else today.replace(day=1)
 
 
 def parse_day(value: str | None, today: date) -> date:
-    """``YYYY-MM-DD`` to a date; today for anything else."""
-    if value:
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            pass
-    return today
+    """``YYYY-MM-DD`` to a date; today when none is given. ``TimeInputError`` otherwise."""
+    return timeutil.parse_date(value) if value else today
 
 
 def shift_month(month: date, delta: int) -> date:

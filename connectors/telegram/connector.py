@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -43,6 +44,7 @@ from connectors.telegram.payloads import (
     form_fields,
     message_url,
     read_upload,
+    visible_text,
 )
 
 PER_CHAT_PER_MINUTE = 20
@@ -78,8 +80,10 @@ class TelegramConnector(BaseConnector):
     # -- checks -----------------------------------------------------------------------------------
 
     def validate(self, post: PostContent) -> list[Problem]:
-        """Length in UTF-16 units (4096 text, 1024 caption), albums of 2–10, album kinds, HTML sanity."""
-        return super().validate(post) + extra_problems(post)
+        """Length in UTF-16 units after entity parsing (4096 text, 1024 caption: tags and escapes do not count,
+        as Telegram counts), albums of 2–10, album kinds, HTML sanity."""
+        shown = replace(post, text=visible_text(post.text, post.text_format))
+        return super().validate(shown) + extra_problems(post)
 
     async def verify(self, creds: Credentials) -> AccountInfo:
         """getMe + getChat + getChatMember(bot): the bot must be able to post.

@@ -12,7 +12,8 @@ import numpy as np
 from app.analytics.model import History, fit
 from app.analytics.service import ChannelFit
 from app.models import Channel
-from app.plan.service import Scores, candidates, choose
+from app.plan.service import Scores, choose
+from app.plan.slots import candidates
 from tests.analytics.conftest import planted_rows, to_csv, upload
 from tests.conftest import make_channel, targets_out_of_step
 

@@ -10,17 +10,22 @@ from sqlalchemy import func, select
 
 from app.db import session_scope
 from app.models import Post, Series, Target
-from app.series import service
+from app.series import rules, service
 from tests.conftest import make_channel, targets_out_of_step
 
 
-def series(cron: str, zone: str, **extra: Any) -> Series:
-    return Series(workspace_id="w", name="s", cron=cron, timezone=zone, template={}, channel_ids=[], **extra)
+def series(cron: str, zone: str, **extra: Any) -> rules.Rule:
+    return service.rule_of(Series(workspace_id="w", name="s", cron=cron, timezone=zone, template={}, channel_ids=[],
+                                  **extra))
+
+
+def occurrences(rule: rules.Rule, after: datetime, until: datetime) -> list[datetime]:
+    return rules.occurrences(rule, after, until, 500)
 
 
 def test_spring_forward_gap_moves_forward_once() -> None:
     s = series("30 2 * * *", "Europe/Berlin")
-    got = service.occurrences(s, datetime(2026, 3, 27, 12, tzinfo=UTC), datetime(2026, 3, 31, tzinfo=UTC))
+    got = occurrences(s, datetime(2026, 3, 27, 12, tzinfo=UTC), datetime(2026, 3, 31, tzinfo=UTC))
     # 02:30 does not exist on 29 March in Berlin: it runs at 03:30 CEST (01:30 UTC), once
     assert got == [
         datetime(2026, 3, 28, 1, 30, tzinfo=UTC),
@@ -31,10 +36,10 @@ def test_spring_forward_gap_moves_forward_once() -> None:
 
 def test_fall_back_fold_runs_once() -> None:
     s = series("30 2 * * *", "Europe/Berlin")
-    got = service.occurrences(s, datetime(2026, 10, 24, 12, tzinfo=UTC), datetime(2026, 10, 27, tzinfo=UTC))
+    got = occurrences(s, datetime(2026, 10, 24, 12, tzinfo=UTC), datetime(2026, 10, 27, tzinfo=UTC))
     assert got == [datetime(2026, 10, 25, 0, 30, tzinfo=UTC), datetime(2026, 10, 26, 1, 30, tzinfo=UTC)]
     half_hourly = series("*/30 1-3 * * *", "Europe/Berlin")
-    day = service.occurrences(
+    day = occurrences(
         half_hourly, datetime(2026, 10, 24, 22, tzinfo=UTC), datetime(2026, 10, 25, 4, tzinfo=UTC)
     )
     walls = [d.astimezone(__import__("zoneinfo").ZoneInfo("Europe/Berlin")).strftime("%H:%M") for d in day]
@@ -43,7 +48,7 @@ def test_fall_back_fold_runs_once() -> None:
 
 def test_weekly_rule_in_zone_and_end() -> None:
     s = series("31 18 * * mon", "Europe/Moscow", ends_at=datetime(2026, 12, 15, tzinfo=UTC))
-    got = service.occurrences(s, datetime(2026, 11, 26, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
+    got = occurrences(s, datetime(2026, 11, 26, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
     assert got == [
         datetime(2026, 11, 30, 15, 31, tzinfo=UTC),
         datetime(2026, 12, 7, 15, 31, tzinfo=UTC),
