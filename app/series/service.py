@@ -112,7 +112,8 @@ async def create(
     channels = await posts.load_channels(session, workspace, data.channel_ids)
     template = data.template.model_dump(exclude={"media"})
     template["media"] = await posts.resolve_media(
-        session, workspace, data.template.media, settings.effective_public_base_url, "template.media"
+        session, workspace, data.template.media, settings.effective_public_base_url, "template.media",
+        hub.fetch_policy,
     )
     sample = _post_from(workspace, template, None)
     posts.validate_content(sample, channels, {}, hub, settings.media_dir)
