@@ -327,8 +327,12 @@ async def test_check_url_at_creation_is_fast_and_lenient_about_dns() -> None:
 
     resolver = static_resolver({"intranet.example.com": ["192.168.1.5"], "cdn.example.com": ["93.184.215.14"]})
     policy = FetchPolicy(resolver=resolver)
-    for url in ("http://10.0.0.1/a.jpg", "http://[fd00::1]/a.jpg", "http://intranet.example.com/a.jpg",
-                "http://db.internal/a.jpg"):  # fmt: skip
+    for url in (
+        "http://10.0.0.1/a.jpg",
+        "http://[fd00::1]/a.jpg",
+        "http://intranet.example.com/a.jpg",
+        "http://db.internal/a.jpg",
+    ):
         with pytest.raises(FetchRefused, match="points to a private address"):
             await check_url(url, policy=policy)
     await check_url("http://cdn.example.com/a.jpg", policy=policy)
