@@ -74,7 +74,10 @@ async def test_a_file_over_the_upload_limit_shows_the_form_again(
     assert streamed.status_code == 413 and "larger than the upload limit of 3 MB" in streamed.text
     assert (await client.get("/api/v1/posts")).json()["items"] == []
 
-    # the JavaScript upload still gets JSON
+    # the upload button without JavaScript gets the form page too; with JavaScript, JSON
+    plain = await web.post("/ui/media/upload", data=form, files={"media_file": ("huge.jpg", huge, "")})
+    assert plain.status_code == 413 and "larger than the upload limit of 3 MB" in plain.text
+
     js = await web.post(
         "/ui/media/upload",
         data=form,
