@@ -93,11 +93,11 @@ def _split(url: str) -> tuple[httpx.URL, str, int]:
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError, ValueError) as exc:
-        raise FetchRefused(url, "is not a valid URL") from exc
+        raise FetchRefused(url, "the URL is not valid") from exc
     if parsed.scheme not in ("http", "https"):
-        raise FetchRefused(url, "is not an http or https URL")
+        raise FetchRefused(url, "it is not an http or https URL")
     if not parsed.host:
-        raise FetchRefused(url, "is not a valid URL")
+        raise FetchRefused(url, "the URL is not valid")
     return parsed, parsed.raw_host.decode("ascii"), parsed.port or (443 if parsed.scheme == "https" else 80)
 
 
@@ -158,10 +158,12 @@ async def _send(client: httpx.AsyncClient, hop: _Hop, url: str, wait: float) -> 
     for address in hop.addresses or (None,):
         try:
             return await client.send(_request(hop, address, wait), stream=True, follow_redirects=False)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:  # nothing was sent: the next address may answer
+            last = exc
         except httpx.TimeoutException as exc:
             raise FetchFailed(url, "the server did not answer in time") from exc
         except httpx.HTTPError as exc:
-            last = exc
+            raise FetchFailed(url, "the server could not be reached") from exc
     raise FetchFailed(url, "the server could not be reached") from last
 
 
@@ -185,8 +187,15 @@ async def _read(response: httpx.Response, url: str, max_bytes: int) -> bytes:
 async def _fetch(client: httpx.AsyncClient, url: str, policy: FetchPolicy, max_bytes: int,
                  wait: float) -> Fetched:  # fmt: skip
     current = url
-    for _ in range(policy.max_redirects + 1):
-        hop = await _hop(current, policy)
+    for hops in range(policy.max_redirects + 1):
+        try:
+            hop = await _hop(current, policy)
+        except FetchError as exc:
+            if hops == 0:
+                raise
+            # said of the URL the user gave (its server sent us on)
+            reason = "it redirects to a private address" if exc.reason == PRIVATE else f"after a redirect, {exc.reason}"
+            raise type(exc)(url, reason) from exc
         response = await _send(client, hop, url, wait)
         try:
             status = response.status_code

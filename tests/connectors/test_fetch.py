@@ -241,9 +241,9 @@ async def test_each_redirect_is_checked_again(media: tuple[int, Counter], hits: 
     policy = policy_for(port, intranet_example_com=["127.0.0.1"])
     async with httpx.AsyncClient() as client:
         for path in ("/to-internal", "/to-internal-name"):
-            with pytest.raises(FetchRefused, match="points to a private address"):
+            with pytest.raises(FetchRefused, match="could not be fetched: it redirects to a private address"):
                 await fetch(client, f"http://127.0.0.1:{port}{path}", policy=policy, max_bytes=MB)
-        with pytest.raises(FetchRefused, match="not an http or https URL"):
+        with pytest.raises(FetchRefused, match="after a redirect, it is not an http or https URL"):
             await fetch(client, f"http://127.0.0.1:{port}/to-file", policy=policy, max_bytes=MB)
         with pytest.raises(FetchRefused, match="redirects more than 3 times"):
             await fetch(client, f"http://127.0.0.1:{port}/loop/0", policy=policy, max_bytes=MB)
