@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     engagement_sync_interval: float = 6 * 3600.0
 
     sandbox: bool = False
+    # hosts user-supplied URLs may reach although they are private: "host" or "host:port", comma-separated
+    fetch_allow_hosts: str = ""
     max_body_bytes: int = Field(default=1024 * 1024)
     max_upload_bytes: int = Field(default=50 * 1024 * 1024)
     log_level: str = "INFO"
@@ -61,6 +63,17 @@ class Settings(BaseSettings):
             return "postgresql+asyncpg://" + value.removeprefix("postgres://")
         if value and value.startswith("sqlite:///"):
             return "sqlite+aiosqlite:///" + value.removeprefix("sqlite:///")
+        return value
+
+    @field_validator("fetch_allow_hosts")
+    @classmethod
+    def _check_allow_hosts(cls, value: str) -> str:
+        from connectors.addresses import parse_allow_hosts
+
+        try:
+            parse_allow_hosts(value)
+        except ValueError as exc:
+            raise ValueError(f"SMM_FETCH_ALLOW_HOSTS: {exc}; give comma-separated host or host:port entries") from exc
         return value
 
     @property

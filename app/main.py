@@ -42,16 +42,25 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-# media uploads and engagement CSV imports take the larger SMM_MAX_UPLOAD_BYTES
-UPLOAD_PATHS = r"^(/api/v1/media|/ui/media|/api/v1/channels/[^/]+/engagement$)"
+# media uploads (the API, the UI's upload and the no-JavaScript post form that carries a file) and engagement
+# CSV imports take the larger SMM_MAX_UPLOAD_BYTES
+UPLOAD_PATHS = r"^(/api/v1/media|/ui/media|/posts/new$|/api/v1/channels/[^/]+/engagement$)"
+# HTML forms that send files, and the page that says "too large" in their place: GET <page>?too_large=1
+FORM_PAGES = {"/posts/new": "/posts/new", "/ui/media/upload": "/posts/new"}
 
 
 class BodyLimit:
-    """Answer 413 to a request body over the limit (uploads have their own, larger one)."""
+    """Answer 413 to a request body over the limit (uploads have their own, larger one).
 
-    def __init__(self, app: ASGIApp, limit: int, upload_limit: int, upload_paths: str) -> None:
+    A browser's form (``form_pages``, unless it asks for JSON) gets its page again instead of a JSON body: the
+    request is answered as ``GET <page>?too_large=1`` with status 413, so the user sees the form and why.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int, upload_limit: int, upload_paths: str,
+                 form_pages: dict[str, str] | None = None) -> None:  # fmt: skip
         self.app, self.limit, self.upload_limit = app, limit, upload_limit
         self.upload_paths = re.compile(upload_paths)
+        self.form_pages = form_pages or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -61,9 +70,14 @@ class BodyLimit:
         limit = self.upload_limit if self.upload_paths.match(path) else self.limit
         for name, value in scope.get("headers", []):
             if name == b"content-length" and value.isdigit() and int(value) > limit:
-                await self._too_large(send, limit)
+                await self._refuse(scope, send, limit)
                 return
-        seen = 0
+        seen, started = 0, False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
 
         async def counting_receive() -> Message:
             nonlocal seen
@@ -75,9 +89,31 @@ class BodyLimit:
             return message
 
         try:
-            await self.app(scope, counting_receive, send)
+            await self.app(scope, counting_receive, tracking_send)
         except _TooLarge:
+            if not started:
+                await self._refuse(scope, send, limit)
+
+    async def _refuse(self, scope: Scope, send: Send, limit: int) -> None:
+        page = self.form_pages.get(scope.get("path", ""))
+        accept = b"".join(v for n, v in scope.get("headers", []) if n == b"accept")
+        if page is None or b"application/json" in accept:
             await self._too_large(send, limit)
+            return
+        drop = {b"content-length", b"content-type", b"transfer-encoding"}
+        page_scope = {**scope, "method": "GET", "path": page, "raw_path": page.encode(),
+                      "query_string": b"too_large=1",
+                      "headers": [(n, v) for n, v in scope.get("headers", []) if n not in drop]}
+
+        async def no_body() -> Message:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def as_413(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 200:
+                message = {**message, "status": 413}
+            await send(message)
+
+        await self.app(page_scope, no_body, as_413)
 
     @staticmethod
     async def _too_large(send: Send, limit: int) -> None:
@@ -179,7 +215,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = True, 
         mount_sandbox(app)
     web.mount(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes, upload_limit=settings.max_upload_bytes,
-                       upload_paths=UPLOAD_PATHS)
+                       upload_paths=UPLOAD_PATHS, form_pages=FORM_PAGES)
     return app
 
 

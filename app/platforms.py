@@ -4,17 +4,36 @@ sandbox (the fake platforms this service mounts under ``/sandbox/<platform>`` wh
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
 
 import httpx
 
 from app.config import Settings
 from app.logs import install_redaction
+from connectors.addresses import FetchPolicy, parse_allow_hosts
 from connectors.base import BaseConnector
 from connectors.registry import load_registry
 
 
 def _connect_host(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+
+
+def fetch_policy(settings: Settings) -> FetchPolicy:
+    """What user-supplied URLs may reach: public addresses, ``SMM_FETCH_ALLOW_HOSTS`` and, with ``SMM_SANDBOX=1``,
+    the service's own address (its public base URL and the host:port it listens on)."""
+    entries = [entry for entry in settings.fetch_allow_hosts.split(",") if entry.strip()]
+    if settings.sandbox:
+        public = urlsplit(settings.effective_public_base_url)
+        if public.hostname:
+            entries.append(_host_port(public.hostname, public.port or (443 if public.scheme == "https" else 80)))
+        hosts = ["127.0.0.1", "::1", "localhost"] if settings.host in ("0.0.0.0", "::", "") else [settings.host]
+        entries += [_host_port(host, settings.port) for host in hosts]
+    return FetchPolicy(allow=parse_allow_hosts(entries))
+
+
+def _host_port(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 KEEPALIVE_S = 4.0  # idle connections are dropped before servers usually drop them (5 s)
@@ -86,6 +105,7 @@ class ConnectorHub:
         self.client = client
         self.registry = load_registry()
         self.sandbox_base = f"http://{_connect_host(settings.host)}:{settings.port}/sandbox"
+        self.fetch_policy = fetch_policy(settings)
         self._real: dict[str, BaseConnector] = {}
         self._sandbox: dict[str, BaseConnector] = {}
 
@@ -107,7 +127,9 @@ class ConnectorHub:
             base, extra = self._settings_for(platform)
             if sandbox:
                 base = f"{self.sandbox_base}/{platform}"
-            cache[platform] = cls(self.client, base, **extra)
+            connector = cls(self.client, base, **extra)
+            connector.fetch_policy = self.fetch_policy  # any connector that fetches a user's URL obeys it
+            cache[platform] = connector
         return cache[platform]
 
     @property

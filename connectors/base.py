@@ -16,6 +16,8 @@ from typing import ClassVar, Literal, Protocol, runtime_checkable
 
 import httpx
 
+from connectors.addresses import FetchPolicy
+
 MediaKind = Literal["photo", "video", "document", "audio", "animation"]
 TextFormat = Literal["plain", "html", "markdownv2"]
 PostKind = Literal["feed", "reel", "story"]
@@ -180,12 +182,18 @@ class Connector(Protocol):
 
 
 class BaseConnector:
-    """Shared plumbing: keeps the client and base URL, and the common content checks."""
+    """Shared plumbing: keeps the client and base URL, and the common content checks.
+
+    ``fetch_policy`` is what URLs a user supplied (media by URL) may reach when the connector fetches them itself
+    (:mod:`connectors.fetch`): public addresses only unless the service sets the deployment's policy on the
+    instance (``SMM_FETCH_ALLOW_HOSTS``).
+    """
 
     platform: ClassVar[str] = ""
     limits: ClassVar[PlatformLimits]
     credential_fields: ClassVar[tuple[str, ...]] = ()
     platform_label: ClassVar[str] = ""
+    fetch_policy: FetchPolicy = FetchPolicy()
 
     def __init__(self, client: httpx.AsyncClient, base_url: str, **settings: str) -> None:
         self.client = client

@@ -22,7 +22,6 @@ every text taken from a response or an exception goes through ``scrub``.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -33,6 +32,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from connectors.addresses import literal_refusal
 from connectors.errors import (
     AuthError,
     ConnectorError,
@@ -278,17 +278,9 @@ def is_real_graph(base_url: str) -> bool:
 
 
 def is_private_url(url: str) -> bool:
-    """True for URLs Meta's servers cannot fetch: localhost, loopback, private or reserved hosts."""
-    host = (urlsplit(url).hostname or "").lower().rstrip(".")
-    if not host:
-        return True
-    if host == "localhost" or host.endswith((".localhost", ".local", ".internal", ".lan", ".home.arpa")):
-        return True
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_unspecified
+    """True for URLs Meta's servers cannot fetch: localhost, local names and every address the shared classifier
+    refuses (:func:`connectors.addresses.literal_refusal`, the rule every user URL is checked by)."""
+    return literal_refusal(urlsplit(url).hostname or "") is not None
 
 
 def public_media_url(url: str, *, base_url: str, public_base_url: str, label: str) -> str:

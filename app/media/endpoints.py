@@ -1,5 +1,12 @@
 """The service's own media store: uploads under ``/api/v1/media``, public reads under ``/media/{id}/{name}``
-(Instagram and the other platforms fetch media from a public URL; ids are unguessable)."""
+(Instagram and the other platforms fetch media from a public URL; ids are unguessable).
+
+Uploads are media by content: the first bytes must be one of :data:`connectors.mediatypes.MEDIA_TYPES` (the
+client's ``Content-Type`` and file name are not trusted), else 415. Files are served with the recognised type,
+``nosniff``, ``Content-Disposition`` and a CSP without scripts (:data:`MEDIA_CSP`), so nothing under ``/media/``
+renders as a page; a row stored before that rule with another type is served as an ``application/octet-stream``
+attachment.
+"""
 
 from __future__ import annotations
 
@@ -16,11 +23,13 @@ from app.deps import CurrentWorkspace, SessionDep
 from app.errors import ApiError, NotFound
 from app.models import MediaFile, Workspace
 from app.models.base import new_id
+from connectors.mediatypes import ACCEPTED_DESCRIPTION, MEDIA_TYPES, SNIFF_BYTES, recognise
 
 router = APIRouter(prefix="/media", tags=["media"])
 public_router = APIRouter(include_in_schema=False)
 
-KINDS = {"image/gif": "animation", "image": "photo", "video": "video", "audio": "audio"}
+MEDIA_CSP = "default-src 'none'; img-src 'self'; media-src 'self'; sandbox"
+MEDIA_HEADERS = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": MEDIA_CSP}
 
 
 class MediaOut(BaseModel):
@@ -32,10 +41,6 @@ class MediaOut(BaseModel):
     filename: str
 
 
-def kind_of(mime: str) -> str:
-    return KINDS.get(mime) or KINDS.get(mime.split("/", 1)[0], "document")
-
-
 def safe_name(name: str | None) -> str:
     base = Path(name or "file").name
     cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", base).strip("._") or "file"
@@ -45,23 +50,31 @@ def safe_name(name: str | None) -> str:
 async def store_upload(
     session: SessionDep, workspace: Workspace, upload: UploadFile, media_dir: Path, limit: int
 ) -> MediaFile:
+    """Store ``upload`` if its bytes are accepted media (415 otherwise) of at most ``limit`` bytes (413)."""
+    head = await upload.read(SNIFF_BYTES)
+    if not head:
+        raise ApiError(422, "file: the uploaded file is empty.", [{"field": "file", "message": "the file is empty"}])
+    media_type = recognise(head)
+    if media_type is None:
+        message = (f"this file is not {ACCEPTED_DESCRIPTION} (recognised by its content, not its name or type); "
+                   "only those can be uploaded")
+        raise ApiError(415, f"file: {message}.", [{"field": "file", "message": message}])
+    await upload.seek(0)
     media_id = new_id()
-    filename = safe_name(upload.filename)
+    filename = media_type.filename(safe_name(upload.filename))
     folder = media_dir / media_id
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / filename
     with path.open("wb") as fh:
         shutil.copyfileobj(upload.file, fh, length=1024 * 1024)
     size = path.stat().st_size
-    if size == 0:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise ApiError(422, "file: the uploaded file is empty.")
     if size > limit:
         shutil.rmtree(folder, ignore_errors=True)
-        raise ApiError(413, f"file: the upload is {size} bytes; the limit is {limit}.")
-    mime = upload.content_type or "application/octet-stream"
+        message = f"the upload is {size} bytes; the limit is {limit}"
+        raise ApiError(413, f"file: {message}.", [{"field": "file", "message": message}])
     record = MediaFile(
-        id=media_id, workspace_id=workspace.id, filename=filename, mime_type=mime, size=size, kind=kind_of(mime)
+        id=media_id, workspace_id=workspace.id, filename=filename, mime_type=media_type.mime, size=size,
+        kind=media_type.kind,
     )
     session.add(record)
     await session.flush()
@@ -96,4 +109,8 @@ async def read_media(media_id: str, filename: str, request: Request, session: Se
     path = request.app.state.settings.media_dir / record.id / record.filename
     if not path.is_file():
         raise NotFound("File")
-    return FileResponse(path, media_type=record.mime_type)
+    if record.mime_type in MEDIA_TYPES:
+        return FileResponse(path, media_type=record.mime_type, filename=record.filename,
+                            content_disposition_type="inline", headers=MEDIA_HEADERS)
+    return FileResponse(path, media_type="application/octet-stream", filename=record.filename,
+                        content_disposition_type="attachment", headers=MEDIA_HEADERS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -22,6 +23,7 @@ from app.posts.content import build_content, summarise
 from app.posts.schemas import MediaIn, OverrideIn, PostCreate, PostOut, PostUpdate, TargetOut
 from app.timeutil import TimeInputError, get_zone, parse_instant, utcnow
 from connectors.base import Problem
+from connectors.fetch import FetchPolicy, FetchRefused, check_url
 
 PAST_TOLERANCE = timedelta(seconds=60)
 EDITABLE = ("draft", "scheduled")
@@ -52,8 +54,12 @@ def parse_schedule(value: str | None, zone: str | None, now: datetime, field: st
 
 
 async def resolve_media(
-    session: AsyncSession, workspace: Workspace, items: Sequence[MediaIn], public_base: str, field: str
+    session: AsyncSession, workspace: Workspace, items: Sequence[MediaIn], public_base: str, field: str,
+    policy: FetchPolicy,
 ) -> list[dict[str, Any]]:
+    """The stored form of ``items``: uploads looked up in the workspace, URLs checked against ``policy`` (a URL
+    that points to a private address is a 422 naming ``<field>[i].url``)."""
+    await _check_urls(items, policy, field)
     out: list[dict[str, Any]] = []
     for i, m in enumerate(items):
         entry: dict[str, Any] = {"kind": m.kind}
@@ -76,9 +82,20 @@ async def resolve_media(
     return out
 
 
+async def _check_urls(items: Sequence[MediaIn], policy: FetchPolicy, field: str) -> None:
+    """Check every media URL at once (each waits at most a second for DNS, so the list costs about one)."""
+    urls = [(i, m.url) for i, m in enumerate(items) if m.url is not None]
+    results = await asyncio.gather(*(check_url(url, policy=policy) for _, url in urls), return_exceptions=True)
+    for (i, _), result in zip(urls, results, strict=True):
+        if isinstance(result, FetchRefused):
+            raise Invalid(f"{field}[{i}].url", result.reason)
+        if isinstance(result, BaseException):
+            raise result
+
+
 async def _overrides(
     session: AsyncSession, workspace: Workspace, overrides: dict[str, OverrideIn], channel_ids: Sequence[str],
-    public_base: str,
+    public_base: str, policy: FetchPolicy,
 ) -> dict[str, dict[str, Any]]:
     result: dict[str, dict[str, Any]] = {}
     for cid, ov in overrides.items():
@@ -88,7 +105,8 @@ async def _overrides(
         if ov.text is not None:
             entry["text"] = ov.text
         if ov.media is not None:
-            entry["media"] = await resolve_media(session, workspace, ov.media, public_base, f"overrides.{cid}.media")
+            entry["media"] = await resolve_media(session, workspace, ov.media, public_base, f"overrides.{cid}.media",
+                                                 policy)
         result[cid] = entry
     return result
 
@@ -139,8 +157,8 @@ async def create(
     channels = await load_channels(session, workspace, data.channel_ids)
     auto = (data.scheduled_at or "").strip().lower() == "auto"
     scheduled_at = None if auto else parse_schedule(data.scheduled_at, data.timezone, now)
-    media = await resolve_media(session, workspace, data.media, public_base, "media")
-    overrides = await _overrides(session, workspace, data.overrides, data.channel_ids, public_base)
+    media = await resolve_media(session, workspace, data.media, public_base, "media", hub.fetch_policy)
+    overrides = await _overrides(session, workspace, data.overrides, data.channel_ids, public_base, hub.fetch_policy)
     post = Post(
         workspace_id=workspace.id, text=data.text, media=media,
         options=data.model_dump(include={"text_format", "link", "link_preview", "silent", "kind"}),
@@ -239,7 +257,7 @@ async def update(
     if "text" in fields and data.text is not None:
         post.text = data.text
     if "media" in fields and data.media is not None:
-        post.media = await resolve_media(session, workspace, data.media, public_base, "media")
+        post.media = await resolve_media(session, workspace, data.media, public_base, "media", hub.fetch_policy)
     options = dict(post.options)
     for key in ("text_format", "link", "link_preview", "silent", "kind"):
         if key in fields and (getattr(data, key) is not None or key == "link"):
@@ -251,7 +269,7 @@ async def update(
         post.rubric = data.rubric
     channel_ids = [t.channel_id for t in targets]
     if data.overrides is not None:
-        ov = await _overrides(session, workspace, data.overrides, channel_ids, public_base)
+        ov = await _overrides(session, workspace, data.overrides, channel_ids, public_base, hub.fetch_policy)
         for t in targets:
             t.overrides = ov.get(t.channel_id, {})
     if "timezone" in fields:

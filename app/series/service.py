@@ -140,7 +140,8 @@ async def create(
                      settings.series_horizon_days)
     template = data.template.model_dump(exclude={"media"})
     template["media"] = await posts.resolve_media(
-        session, workspace, data.template.media, settings.effective_public_base_url, "template.media"
+        session, workspace, data.template.media, settings.effective_public_base_url, "template.media",
+        hub.fetch_policy,
     )
     sample = _post_from(workspace, template, None)
     posts.validate_content(sample, channels, {}, hub, settings.media_dir)

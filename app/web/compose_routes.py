@@ -58,6 +58,11 @@ async def compose(request: Request, session: SessionDep, user: UserDep) -> Respo
     state = ComposeState()
     if channel := request.query_params.get("channel"):
         state.channel_ids = [channel]
+    if request.query_params.get("too_large"):  # BodyLimit answers a form over the upload limit with this page
+        limit = request.app.state.settings.max_upload_bytes
+        message = (f"The file is larger than the upload limit of {limit / (1024 * 1024):g} MB, so nothing was "
+                   "sent or saved: pick a smaller file (or give its URL) and fill in the form again.")
+        return await _compose_page(request, session, user, state, {"media": [message]}, status_code=413)
     return await _compose_page(request, session, user, state)
 
 

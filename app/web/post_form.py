@@ -141,7 +141,7 @@ def field_errors(exc: ApiError, state: ComposeState) -> Errors:
             key = "when"
         elif name.startswith("channel_ids"):
             key = "channels"
-        elif name.startswith("media"):
+        elif name.startswith(("media", "file")):
             key = "media"
         elif name.startswith("overrides."):
             key = "override:" + name.split(".")[1]

@@ -38,6 +38,8 @@ from connectors.base import (
     Published,
 )
 from connectors.errors import OutcomeUnknownError, PermanentError, TransientError
+from connectors.fetch import FetchPolicy, fetch
+from connectors.mediatypes import recognise
 from connectors.pacing import Pacer, Rule, token_key
 from connectors.vk.errors import error_from_http, error_from_transport, error_from_vk
 from connectors.vk.walls import (
@@ -52,6 +54,8 @@ from connectors.vk.walls import (
 
 PAGE_SIZE = 100
 MAX_PAGES = 50  # 5,000 posts: beyond that a wall is read no further
+MAX_PHOTO_BYTES = 50 * 1024 * 1024  # VK's limit for one photo
+PHOTO_FETCH_TIMEOUT = 60.0
 
 
 class VKConnector(BaseConnector):
@@ -80,9 +84,12 @@ class VKConnector(BaseConnector):
         api_version: str = "5.199",
         token_kind: str = "user",
         pacer: Pacer | None = None,
+        fetch_policy: FetchPolicy | None = None,
         **settings: str,
     ) -> None:
         super().__init__(client, base_url, api_version=api_version, token_kind=token_kind, **settings)
+        if fetch_policy is not None:
+            self.fetch_policy = fetch_policy
         self.api_version = api_version
         self.token_kind = token_kind
         self._pacer = pacer or type(self).pacer
@@ -289,13 +296,11 @@ class VKConnector(BaseConnector):
             except OSError as exc:
                 raise PermanentError(f"The media file could not be read: {exc.strerror or exc}") from exc
             name = item.path.name
-        else:
-            try:
-                response = await self.client.get(item.url, follow_redirects=True)
-            except httpx.HTTPError as exc:
-                raise TransientError(f"The image {item.url} could not be fetched ({type(exc).__name__}).") from exc
-            if response.status_code != 200:
-                raise PermanentError(f"The image {item.url} could not be fetched (HTTP {response.status_code}).")
-            data, name = response.content, item.url.rsplit("/", 1)[-1].split("?")[0] or "image.jpg"
-        mime = item.mime_type or mimetypes.guess_type(name)[0] or "image/jpeg"
+        else:  # a URL the user gave: through the guarded fetcher (its errors are Permanent/TransientError)
+            fetched = await fetch(
+                self.client, item.url, policy=self.fetch_policy, max_bytes=MAX_PHOTO_BYTES, timeout=PHOTO_FETCH_TIMEOUT
+            )
+            data, name = fetched.content, fetched.name or "image.jpg"
+        recognised = recognise(data)
+        mime = recognised.mime if recognised else item.mime_type or mimetypes.guess_type(name)[0] or "image/jpeg"
         return name, data, mime

@@ -20,6 +20,7 @@ from connectors.errors import (
     TransientError,
 )
 from connectors.fakekit import serve_in_thread
+from connectors.fetch import FetchPolicy
 from connectors.pacing import Pacer
 from connectors.vk.connector import VKConnector
 from connectors.vk.errors import error_from_vk
@@ -32,6 +33,7 @@ GROUP_TOKEN = "vk1.a.community-token-0004"
 GID, RIVAL, CLOSED = 555, 777, 888
 BASE = "http://fake.test"
 API = f"{BASE}/vk"
+MEDIA_HOST = FetchPolicy.allowing("fake.test")  # the in-process media host has no address to check
 
 
 def seed(vk: FastAPI) -> None:
@@ -76,7 +78,7 @@ def vk_app(fake_clock: Any) -> FastAPI:
 
 @pytest.fixture
 def vk(vk_app: FastAPI, fake_client: Any, fake_pacer: Pacer) -> VKConnector:
-    return VKConnector(fake_client(media_host(vk_app)), API, pacer=fake_pacer)
+    return VKConnector(fake_client(media_host(vk_app)), API, pacer=fake_pacer, fetch_policy=MEDIA_HOST)
 
 
 def published(app: FastAPI) -> list[dict[str, Any]]:
@@ -362,7 +364,7 @@ async def test_pacing_per_token_and_per_wall(vk_app: FastAPI, fake_clock: Any, f
 
 async def test_sandbox_accepts_invented_credentials(fake_client: Any, fake_pacer: Pacer) -> None:
     vk_app = create_app(sandbox=True)
-    vk = VKConnector(fake_client(media_host(vk_app)), API, pacer=fake_pacer)
+    vk = VKConnector(fake_client(media_host(vk_app)), API, pacer=fake_pacer, fetch_policy=MEDIA_HOST)
     invented = Credentials({"access_token": "my-invented-token-123", "owner_id": "-4242"})
     result = await vk.publish(PostContent(text="hi", media=(MediaItem(f"{BASE}/media/s.jpg"),)), invented, "s")
     assert result.url == "https://vk.com/wall-4242_1"
@@ -378,7 +380,8 @@ async def test_real_tcp_upload_and_hanging_answer(fake_pacer: Pacer) -> None:
     seed(vk_app)
     with serve_in_thread(media_host(vk_app)) as url:
         async with httpx.AsyncClient(timeout=0.5) as client:
-            vk = VKConnector(client, f"{url}/vk", pacer=fake_pacer)
+            fetch_policy = FetchPolicy.allowing(url.removeprefix("http://"))
+            vk = VKConnector(client, f"{url}/vk", pacer=fake_pacer, fetch_policy=fetch_policy)
             since = datetime.now(UTC) - timedelta(seconds=5)
             post = PostContent(text="over tcp", media=(MediaItem(f"{url}/media/t.jpg"),))
             result = await vk.publish(post, creds(), "tcp-1")
