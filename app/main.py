@@ -23,6 +23,7 @@ from app.errors import install_error_handlers
 from app.media.endpoints import public_router as media_public_router
 from app.media.endpoints import router as media_router
 from app.migrate import upgrade_to_head
+from app.openapi import API_ERRORS, install_openapi, mount_docs
 from app.plan.endpoints import router as plan_router
 from app.platforms import ConnectorHub, make_http_client
 from app.posts.endpoints import router as posts_router
@@ -157,12 +158,14 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = True, 
         await engine.dispose()
 
     app = FastAPI(title="smm-scheduler", version="0.1.0", lifespan=lifespan,
-                  description="A content calendar that publishes itself.")
+                  description="A content calendar that publishes itself.", docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.runner = None
     install_error_handlers(app)
 
-    api = APIRouter(prefix="/api/v1")
+    mount_docs(app)
+    install_openapi(app)
+    api = APIRouter(prefix="/api/v1", responses=API_ERRORS)
     for router in (channels_router, posts_router, media_router, series_router, status_router, analytics_router,
                    plan_router):
         api.include_router(router)

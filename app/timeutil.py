@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+MIN_YEAR, MAX_YEAR = 2, 9998
+
 
 class TimeInputError(ValueError):
     """A time the user gave cannot be turned into one instant; the message says why."""
@@ -69,6 +71,9 @@ def parse_instant(value: str, zone_name: str | None) -> datetime:
         raise TimeInputError(
             f"'{value}' is not a date and time; use RFC 3339, e.g. 2026-12-01T18:31:00+03:00."
         ) from exc
+    out_of_range = TimeInputError(f"'{value}' is out of range: give a date between the years 2 and 9998.")
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:  # a year of margin: callers add windows and horizons to it
+        raise out_of_range
     if parsed.tzinfo is not None:
         if zone_name:
             get_zone(zone_name)  # still refuse an unknown zone

@@ -16,6 +16,7 @@ from app.deps import CurrentWorkspace, SessionDep
 from app.errors import ApiError, NotFound
 from app.models import MediaFile, Workspace
 from app.models.base import new_id
+from app.openapi import errors
 
 router = APIRouter(prefix="/media", tags=["media"])
 public_router = APIRouter(include_in_schema=False)
@@ -79,7 +80,7 @@ def media_out(record: MediaFile, public_base: str) -> MediaOut:
     )
 
 
-@router.post("", status_code=201, response_model=MediaOut)
+@router.post("", status_code=201, response_model=MediaOut, responses=errors(413, 415, 422))
 async def upload_media(
     file: UploadFile, request: Request, session: SessionDep, workspace: CurrentWorkspace
 ) -> MediaOut:
