@@ -11,10 +11,8 @@ operation and phase), so that it stays within about two minutes on a loaded 2-co
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,22 +21,16 @@ import httpx
 import pytest
 
 from app.config import Settings
-from tests.conftest import API_KEY, SECRET_KEY
+from tests.conftest import API_KEY
+from tests.serving import free_port, smm_serve
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[1]
 MAX_EXAMPLES = 25
 # Values a generator rarely hits by chance: valid zones and instants, and the edges of the calendar
 INSTANTS = ["now", "auto", "2030-06-01T12:00:00+02:00", "2030-06-01T12:00:00", "2030-06-01",
             "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "9999-12-31", "0001-01-01"]
 ZONES = ["Europe/Berlin", "UTC", "America/New_York"]
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -49,34 +41,11 @@ class Served:
 
 @pytest.fixture
 def served(settings: Settings) -> Iterator[Served]:
-    """``smm serve`` (with its scheduler) on a free port; every platform base is a port nothing listens on."""
-    port, closed = _free_port(), _free_port()
-    nowhere = f"http://127.0.0.1:{closed}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SMM_")}
-    env.update({"SMM_DATABASE_URL": settings.effective_database_url, "SMM_DATA_DIR": str(settings.data_dir),
-                "SMM_SECRET_KEY": SECRET_KEY, "SMM_BOOTSTRAP_API_KEY": API_KEY, "SMM_HOST": "127.0.0.1",
-                "SMM_PORT": str(port), "SMM_LOG_LEVEL": "WARNING", "SMM_SAFETY_TICK": "3600",
-                "SMM_HTTP_TIMEOUT": "5", "SMM_TELEGRAM_API_BASE": nowhere, "SMM_VK_API_BASE": nowhere,
-                "SMM_FACEBOOK_API_BASE": nowhere, "SMM_INSTAGRAM_API_BASE": nowhere})
-    log_path = settings.data_dir / "serve.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve"], cwd=ROOT, env=env, stdout=log,
-                                stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, log_path.read_text()
-            time.sleep(0.2)
+    """``smm serve`` (with its scheduler); every platform base is a port nothing listens on."""
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    with smm_serve(settings, SMM_HTTP_TIMEOUT="5", SMM_TELEGRAM_API_BASE=nowhere, SMM_VK_API_BASE=nowhere,
+                   SMM_FACEBOOK_API_BASE=nowhere, SMM_INSTAGRAM_API_BASE=nowhere) as base:
         yield Served(base, settings.data_dir)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 CREDENTIALS = {
