@@ -17,6 +17,7 @@ for one workspace at a time (its API key as ``Authorization: Bearer``, or a sign
 from __future__ import annotations
 
 import importlib
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.types import Receive, Scope, Send
 
 from app.db import SessionDep
 from app.deps import workspace_for_key
@@ -53,9 +55,27 @@ def mount_sandbox(app: FastAPI) -> None:
     for platform in SANDBOX_PLATFORMS:
         module = importlib.import_module(f"connectors.{platform}.fake")
         fake_app: FastAPI = module.create_app(sandbox=True, lost_response_mode="hang")
-        app.mount(f"/sandbox/{platform}", fake_app)
+        app.mount(f"/sandbox/{platform}", _PlatformEndpointsOnly(fake_app))
         fakes[platform] = fake_app
     app.state.sandbox = SandboxState(fakes)
+
+
+CONTROL_PATH = re.compile(r"/_control(/|$)")
+
+
+class _PlatformEndpointsOnly:
+    """The fake behind the mount, minus its own control API: a request the control routes above did not take
+    (e.g. a method they do not serve, such as HEAD) must not reach it unauthenticated."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and CONTROL_PATH.search(scope.get("path", "")):
+            response = JSONResponse({"detail": "Not found."}, status_code=404)
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 def target_key(platform: str, credentials: dict[str, str]) -> str:
