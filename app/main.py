@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
@@ -19,6 +19,7 @@ from app.analytics.endpoints import router as analytics_router
 from app.channels.endpoints import router as channels_router
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker, session_scope
+from app.deps import refuse_nul_characters
 from app.errors import install_error_handlers
 from app.media.endpoints import public_router as media_public_router
 from app.media.endpoints import router as media_router
@@ -165,7 +166,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = True, 
 
     mount_docs(app)
     install_openapi(app)
-    api = APIRouter(prefix="/api/v1", responses=API_ERRORS)
+    api = APIRouter(prefix="/api/v1", responses=API_ERRORS, dependencies=[Depends(refuse_nul_characters)])
     for router in (channels_router, posts_router, media_router, series_router, status_router, analytics_router,
                    plan_router):
         api.include_router(router)

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from app.openapi import ErrorBody
+from tests.conftest import make_channel
 
 ERROR_REF = "#/components/schemas/ErrorBody"
 
@@ -77,6 +78,8 @@ async def test_docs_pages_load_their_assets_from_this_service(anon: httpx.AsyncC
     for page in ("/docs", "/redoc"):
         r = await anon.get(page)
         assert r.status_code == 200 and "text/html" in r.headers["content-type"]
+        csp = r.headers["content-security-policy"]  # nothing from elsewhere, not even ReDoc's vendor logo
+        assert "default-src 'self'" in csp and "img-src 'self' data:;" in csp and "connect-src 'self'" in csp
         urls = re.findall(r"""(?:src|href)=["']([^"']+)["']""", r.text) + re.findall(r"url: '([^']+)'", r.text)
         assert urls, r.text
         assert not [u for u in urls if u.startswith(("http:", "https:", "//"))], (page, urls)
@@ -90,3 +93,26 @@ async def test_docs_pages_load_their_assets_from_this_service(anon: httpx.AsyncC
     bundle = await anon.get("/docs/assets/swagger-ui-bundle.js")
     assert "javascript" in bundle.headers["content-type"] and b"SwaggerUIBundle" in bundle.content
     assert (await anon.get("/docs/oauth2-redirect")).status_code == 200
+
+
+async def test_a_nul_character_is_refused_with_the_field_not_a_500(client: httpx.AsyncClient) -> None:
+    """PostgreSQL cannot store U+0000; schemathesis found it as a 500 on POST /api/v1/posts."""
+    ch = await make_channel(client)
+    cases = [
+        (await client.post("/api/v1/posts", json={"text": "a\u0000b", "channel_ids": [ch["id"]]}), 422, "body.text"),
+        (await client.post("/api/v1/posts", json={"text": "a", "channel_ids": [ch["id"], "x\u0000"]}), 422,
+         "body.channel_ids[1]"),
+        (await client.get("/api/v1/posts", params={"channel_id": "a\x00"}), 422, "channel_id"),
+        (await client.patch(f"/api/v1/channels/{ch['id']}", json={"name": "\u0000"}), 422, "body.name"),
+        (await client.post(f"/api/v1/channels/{ch['id']}/engagement", content=b"posted_at,likes\n\x00,1\n",
+                           headers={"content-type": "text/csv"}), 422, "body"),
+        (await client.get("/api/v1/posts/x%00y"), 404, None),
+    ]
+    for answer, status, field in cases:
+        assert answer.status_code == status, answer.text
+        body = answer.json()
+        assert isinstance(body["detail"], str)
+        if field:
+            assert body["errors"][0]["field"] == field, body
+    ok = await client.post("/api/v1/posts", json={"text": "a \\u0000 b, as typed", "channel_ids": [ch["id"]]})
+    assert ok.status_code == 201 and ok.json()["text"] == "a \\u0000 b, as typed"
