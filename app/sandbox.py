@@ -3,7 +3,8 @@ so that a newcomer with no accounts can connect sandbox channels and watch posts
 
 The fakes' *platform* endpoints (what the connectors call) are open, like a real platform's. Their control API is
 not served as the standalone fakes serve it: under ``/sandbox/<platform>/_control/`` this service answers itself,
-for one workspace at a time (its API key as ``Authorization: Bearer``, or a signed-in web session; 401 otherwise):
+for one workspace at a time (its API key as ``Authorization: Bearer``, or a signed-in web session — whose changes
+carry the session's CSRF token as ``X-CSRF-Token`` — 401 otherwise):
 
 * ``GET published`` — what the workspace's sandbox channels received (matched by chat / owner / page / account id;
   every sandbox channel created without credentials gets ids of its own, and one workspace cannot take ids that
@@ -33,7 +34,13 @@ from app.deps import workspace_for_key
 from app.errors import ApiError, NotFound
 from app.models import Channel, Workspace
 from app.security import CredentialBox
-from app.web.session import SESSION_COOKIE, parse_session_token, workspace_for_key_hash
+from app.web.session import (
+    SESSION_COOKIE,
+    CsrfRejected,
+    check_csrf,
+    parse_session_token,
+    workspace_for_key_hash,
+)
 
 SANDBOX_PLATFORMS = ("telegram", "vk", "facebook", "instagram")
 # The credential that names where a post lands, per platform (what the fakes report as an item's "chat").
@@ -148,12 +155,19 @@ async def sandbox_workspace(request: Request, session: SessionDep) -> Workspace:
         if workspace is None:
             raise ApiError(401, "Invalid or revoked API key.")
         return workspace
+    box: CredentialBox = request.app.state.box
     token = request.cookies.get(SESSION_COOKIE)
-    key_hash = parse_session_token(request.app.state.box, token) if token else None
+    key_hash = parse_session_token(box, token) if token else None
     workspace = await workspace_for_key_hash(session, key_hash) if key_hash else None
-    if workspace is None:
+    if token is None or workspace is None:
         raise ApiError(401, "The sandbox control API needs your API key ('Authorization: Bearer <api key>') "
                             "or a signed-in session.")
+    if request.method not in ("GET", "HEAD"):  # a change made with the cookie alone must come from our pages
+        try:
+            check_csrf(box, token, request.headers.get("x-csrf-token"))
+        except CsrfRejected:
+            raise ApiError(403, "With a session cookie, send the page's CSRF token as 'X-CSRF-Token' "
+                                "(or use the API key).") from None
     return workspace
 
 

@@ -93,6 +93,13 @@ def test_each_workspace_sees_and_resets_only_its_own_sandbox(served: str, settin
     session_a = _signed_in(served, API_KEY)  # a signed-in session works like the key
     r = session_a.get(CONTROL.format(platform="vk") + "/published")
     assert r.status_code == 200 and [i["text"] for i in r.json()] == ["From A on vk"]
+    r = session_a.post(CONTROL.format(platform="vk") + "/reset")  # a change by cookie alone: not without the token
+    assert r.status_code == 403 and "X-CSRF-Token" in r.json()["detail"], r.text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', session_a.get("/sandbox").text)
+    assert csrf
+    r = session_a.post(CONTROL.format(platform="vk") + "/reset", headers={"X-CSRF-Token": csrf.group(1)})
+    assert r.status_code == 200 and r.json()["forgotten"] == 1, r.text
+    assert _texts(b, "vk") == ["From B on vk"]
 
 
 def test_control_needs_a_key_and_offers_only_what_is_per_workspace(served: str, settings: Settings) -> None:
