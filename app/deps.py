@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import select
 
 from app.db import SessionDep
-from app.errors import ApiError
+from app.errors import ApiError, Invalid
 from app.models import ApiKey, Workspace
 from app.security import CredentialBox, hash_api_key
 
@@ -44,3 +45,50 @@ def get_box(request: Request) -> CredentialBox:
 
 
 BoxDep = Annotated[CredentialBox, Depends(get_box)]
+
+
+NUL = "\x00"
+
+
+def _nul_field(value: Any, path: str) -> str | None:
+    """The path of the first string (or key) in a JSON value that contains NUL, or None."""
+    if isinstance(value, str):
+        return path if NUL in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _nul_field(key, path) or _nul_field(item, f"{path}.{key}")
+            if found:
+                return found
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            if found := _nul_field(item, f"{path}[{i}]"):
+                return found
+    return None
+
+
+async def refuse_nul_characters(request: Request, _: CurrentWorkspace) -> None:
+    """422 for a NUL character in a query parameter or a JSON/CSV body, 404 in a path parameter.
+
+    PostgreSQL cannot store U+0000 in text (nor compare with it), so it would surface as a 500 deep inside a
+    query; no id, name, text or time needs it. Runs after the key check, so a caller without a key learns nothing.
+    """
+    if any(NUL in value for value in request.path_params.values()):
+        raise ApiError(404, "Not found: no id contains the NUL character.")
+    for name, value in request.query_params.multi_items():
+        if NUL in value or NUL in name:
+            raise Invalid(name, "contains the NUL character (\\u0000), which cannot be stored")
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if request.method in ("GET", "HEAD", "DELETE") or media_type.startswith("multipart/"):
+        return  # uploads are files: NUL bytes are their business
+    body = await request.body()
+    if media_type.endswith("json"):
+        if b"\\u0000" not in body:  # JSON spells NUL as \u0000 (a raw NUL byte is invalid JSON anyway)
+            return
+        try:
+            field = _nul_field(json.loads(body), "body")
+        except ValueError:
+            return  # not JSON: request validation says so
+        if field:
+            raise Invalid(field, "contains the NUL character (\\u0000), which cannot be stored")
+    elif b"\x00" in body:
+        raise Invalid("body", "contains the NUL character, which cannot be stored")

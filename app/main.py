@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import JSONResponse
 
 from app import web
@@ -18,12 +18,14 @@ from app.analytics.endpoints import router as analytics_router
 from app.channels.endpoints import router as channels_router
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker, session_scope
+from app.deps import refuse_nul_characters
 from app.errors import install_error_handlers
 from app.health import router as health_router
 from app.jobs import PERIODIC_JOBS
 from app.media.endpoints import public_router as media_public_router
 from app.media.endpoints import router as media_router
 from app.migrate import upgrade_to_head
+from app.openapi import API_ERRORS, install_openapi, mount_docs
 from app.plan.endpoints import router as plan_router
 from app.platforms import ConnectorHub, make_http_client
 from app.posts.endpoints import router as posts_router
@@ -195,12 +197,14 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = True, 
         await engine.dispose()
 
     app = FastAPI(title="smm-scheduler", version="0.1.0", lifespan=lifespan,
-                  description="A content calendar that publishes itself.")
+                  description="A content calendar that publishes itself.", docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.runner = None
     install_error_handlers(app)
 
-    api = APIRouter(prefix="/api/v1")
+    mount_docs(app)
+    install_openapi(app)
+    api = APIRouter(prefix="/api/v1", responses=API_ERRORS, dependencies=[Depends(refuse_nul_characters)])
     for router in (channels_router, posts_router, media_router, series_router, status_router, analytics_router,
                    plan_router):
         api.include_router(router)

@@ -81,7 +81,7 @@ def test_sandbox_publishes_on_every_platform_within_a_minute(served: str) -> Non
         assert got["status"] == "published", (platform, target)
         assert target["url"].startswith("https://"), target
     for platform in posts:  # what each sandbox platform received
-        received = httpx.get(f"{served}/sandbox/{platform}/_control/published", timeout=10).json()
+        received = api.get(f"/sandbox/{platform}/_control/published").json()
         assert [item["text"] for item in received] == [f"Hello {platform} <b>&</b>"]
     status = api.get("/api/v1/status").json()
     assert status["counts"]["published"] == 4 and any(w["kind"] == "serve" for w in status["workers"])

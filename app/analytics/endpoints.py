@@ -12,6 +12,7 @@ from app.analytics.schemas import BestSlotsOut, CommunityIn, CommunityOut, Heatm
 from app.channels import service as channel_service
 from app.deps import BoxDep, CurrentWorkspace, SessionDep
 from app.errors import ApiError
+from app.openapi import errors
 
 router = APIRouter(tags=["analytics"])
 
@@ -21,7 +22,8 @@ CSV_BODY = {"requestBody": {"required": True, "content": {"text/csv": {"schema":
     "2024-05-01T18:30:00+03:00,120,8,5,4000,3100,15200,812,photo\n")}}}}
 
 
-@router.post("/channels/{channel_id}/engagement", response_model=ImportOut, openapi_extra=CSV_BODY)
+@router.post("/channels/{channel_id}/engagement", response_model=ImportOut, openapi_extra=CSV_BODY,
+             responses=errors(404, 415, 422))
 async def import_engagement(channel_id: str, request: Request, session: SessionDep,
                             workspace: CurrentWorkspace) -> dict[str, Any]:
     """Import past posts and their numbers from a CSV file (header row required); re-imports never double."""
@@ -32,7 +34,7 @@ async def import_engagement(channel_id: str, request: Request, session: SessionD
     return await service.import_csv(session, workspace, channel_id, await request.body())
 
 
-@router.post("/channels/{channel_id}/engagement/sync", response_model=SyncOut)
+@router.post("/channels/{channel_id}/engagement/sync", response_model=SyncOut, responses=errors(404, 422, 502))
 async def sync_engagement(channel_id: str, request: Request, session: SessionDep, workspace: CurrentWorkspace,
                           box: BoxDep) -> dict[str, Any]:
     """Pull the channel's recent posts and their numbers from the platform."""
@@ -44,7 +46,8 @@ async def sync_engagement(channel_id: str, request: Request, session: SessionDep
         raise
 
 
-@router.get("/channels/{channel_id}/best-slots", response_model=BestSlotsOut, response_model_exclude_none=True)
+@router.get("/channels/{channel_id}/best-slots", response_model=BestSlotsOut, response_model_exclude_none=True,
+            responses=errors(404, 422))
 async def best_slots(channel_id: str, session: SessionDep, workspace: CurrentWorkspace,
                      count: Annotated[int, Query(ge=1, le=168)] = 5,
                      explore: bool = False) -> dict[str, Any]:
@@ -52,13 +55,14 @@ async def best_slots(channel_id: str, session: SessionDep, workspace: CurrentWor
     return await service.best_slots(session, workspace, channel_id, count, explore=explore)
 
 
-@router.get("/channels/{channel_id}/heatmap", response_model=HeatmapOut)
+@router.get("/channels/{channel_id}/heatmap", response_model=HeatmapOut, responses=errors(404))
 async def heatmap(channel_id: str, session: SessionDep, workspace: CurrentWorkspace) -> dict[str, Any]:
     """All 168 weekday×hour cells of the channel (Monday 0 h first) in the slot form."""
     return await service.heatmap(session, workspace, channel_id)
 
 
-@router.post("/analyze/community", response_model=CommunityOut, response_model_exclude_none=True)
+@router.post("/analyze/community", response_model=CommunityOut, response_model_exclude_none=True,
+             responses=errors(404, 422, 502))
 async def analyze_community(data: CommunityIn, request: Request, session: SessionDep, workspace: CurrentWorkspace,
                             box: BoxDep) -> dict[str, Any]:
     """Best slots of a competitor's audience (VK community wall, Instagram business discovery)."""

@@ -8,6 +8,7 @@ from app.channels import repository as repo
 from app.channels import service
 from app.channels.schemas import ChannelCreate, ChannelList, ChannelOut, ChannelUpdate
 from app.deps import BoxDep, CurrentWorkspace, SessionDep
+from app.openapi import errors
 from app.pagination import Limit, decode_cursor, encode_cursor
 
 router = APIRouter(prefix="/channels", tags=["channels"])
@@ -21,7 +22,7 @@ async def create_channel(
     return service.to_out(channel)
 
 
-@router.get("", response_model=ChannelList)
+@router.get("", response_model=ChannelList, responses=errors(400))
 async def list_channels(
     session: SessionDep, workspace: CurrentWorkspace, box: BoxDep, limit: Limit = 100, cursor: str | None = None
 ) -> ChannelList:
@@ -33,24 +34,24 @@ async def list_channels(
     return ChannelList(items=[service.to_out(c) for c in rows], next_cursor=nxt)
 
 
-@router.get("/{channel_id}", response_model=ChannelOut)
+@router.get("/{channel_id}", response_model=ChannelOut, responses=errors(404))
 async def get_channel(channel_id: str, session: SessionDep, workspace: CurrentWorkspace) -> ChannelOut:
     return service.to_out(await service.get(session, workspace, channel_id))
 
 
-@router.patch("/{channel_id}", response_model=ChannelOut)
+@router.patch("/{channel_id}", response_model=ChannelOut, responses=errors(404, 422))
 async def update_channel(
     channel_id: str, data: ChannelUpdate, session: SessionDep, workspace: CurrentWorkspace, box: BoxDep
 ) -> ChannelOut:
     return service.to_out(await service.update(session, workspace, channel_id, data, box))
 
 
-@router.delete("/{channel_id}", status_code=204)
+@router.delete("/{channel_id}", status_code=204, responses=errors(404))
 async def delete_channel(channel_id: str, session: SessionDep, workspace: CurrentWorkspace) -> None:
     await service.delete(session, workspace, channel_id)
 
 
-@router.post("/{channel_id}/verify", response_model=ChannelOut)
+@router.post("/{channel_id}/verify", response_model=ChannelOut, responses=errors(404, 422))
 async def verify_channel(
     channel_id: str, request: Request, session: SessionDep, workspace: CurrentWorkspace, box: BoxDep
 ) -> ChannelOut:

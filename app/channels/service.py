@@ -24,7 +24,8 @@ def sandbox_credentials(platform: str) -> dict[str, str]:
     """Invented credentials of the right shape, for sandbox channels created without any."""
     token = secrets.token_urlsafe(40).replace("-", "a").replace("_", "b")
     return {
-        "telegram": {"bot_token": f"{secrets.randbelow(10**9) + 10**9}:{token[:35]}", "chat_id": "@sandbox_channel"},
+        "telegram": {"bot_token": f"{secrets.randbelow(10**9) + 10**9}:{token[:35]}",
+                     "chat_id": f"@sandbox_{secrets.token_hex(8)}"},  # a chat of its own, not shared across workspaces
         "vk": {"access_token": "vk1.a." + token, "owner_id": str(-(secrets.randbelow(10**8) + 10**7))},
         "facebook": {"page_id": str(secrets.randbelow(10**14) + 10**14), "access_token": "EAA" + token},
         "instagram": {"ig_user_id": str(secrets.randbelow(10**16) + 10**16), "access_token": "EAA" + token},
@@ -53,6 +54,19 @@ def _checked(platform: str, raw: dict[str, Any]) -> dict[str, str]:
     return values
 
 
+async def _refuse_foreign_sandbox_target(
+    session: AsyncSession, workspace: Workspace, platform: str, values: dict[str, str], box: CredentialBox,
+    channel_id: str | None = None,
+) -> None:
+    """Each workspace sees only its own sandbox posts, so two workspaces cannot share a sandbox chat or page."""
+    from app.sandbox import TARGET_FIELD, target_taken
+
+    if await target_taken(session, box, workspace.id, platform, values, channel_id):
+        field = f"credentials.{TARGET_FIELD[platform]}"
+        message = "another workspace's sandbox channel uses it; leave the credentials empty to get one of your own"
+        raise ApiError(422, f"{field}: {message}.", [{"field": field, "message": message}])
+
+
 async def create(
     session: AsyncSession, workspace: Workspace, data: ChannelCreate, box: CredentialBox, sandbox_enabled: bool
 ) -> Channel:
@@ -65,6 +79,8 @@ async def create(
             raise ApiError(422, "credentials: required", [{"field": "credentials", "message": "required"}])
         raw = sandbox_credentials(data.platform)
     values = _checked(data.platform, raw)
+    if data.sandbox:
+        await _refuse_foreign_sandbox_target(session, workspace, data.platform, values, box)
     channel = Channel(
         workspace_id=workspace.id,
         platform=data.platform,
@@ -95,7 +111,10 @@ async def update(
     if data.timezone is not None:
         channel.timezone = data.timezone
     if data.credentials is not None:
-        channel.credentials_sealed = box.seal(_checked(channel.platform, data.credentials))
+        values = _checked(channel.platform, data.credentials)
+        if channel.sandbox:
+            await _refuse_foreign_sandbox_target(session, workspace, channel.platform, values, box, channel.id)
+        channel.credentials_sealed = box.seal(values)
         if channel.status == "needs_reauth":  # new credentials: give them a chance
             channel.status, channel.status_reason = "active", None
     if data.status is not None:

@@ -24,6 +24,7 @@ from app.errors import ApiError, NotFound
 from app.models import MediaFile, Workspace
 from app.models.base import new_id
 from connectors.mediatypes import ACCEPTED_DESCRIPTION, MEDIA_TYPES, SNIFF_BYTES, recognise
+from app.openapi import errors
 
 router = APIRouter(prefix="/media", tags=["media"])
 public_router = APIRouter(include_in_schema=False)
@@ -92,7 +93,7 @@ def media_out(record: MediaFile, public_base: str) -> MediaOut:
     )
 
 
-@router.post("", status_code=201, response_model=MediaOut)
+@router.post("", status_code=201, response_model=MediaOut, responses=errors(413, 415, 422))
 async def upload_media(
     file: UploadFile, request: Request, session: SessionDep, workspace: CurrentWorkspace
 ) -> MediaOut:

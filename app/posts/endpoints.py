@@ -13,6 +13,7 @@ from app.deps import BoxDep, CurrentWorkspace, SessionDep
 from app.errors import ApiError, Invalid
 from app.models import IdempotencyRecord, Workspace
 from app.models.statuses import AttemptOutcome, TargetStatus
+from app.openapi import errors
 from app.pagination import Limit, decode_cursor, encode_cursor
 from app.posts import repository as repo
 from app.posts import service
@@ -79,7 +80,7 @@ def _bound(value: str | None, name: str, zone: str) -> datetime | None:
         raise Invalid(name, str(exc)) from exc
 
 
-@router.get("", response_model=PostList)
+@router.get("", response_model=PostList, responses=errors(400, 422))
 async def list_posts(
     session: SessionDep, workspace: CurrentWorkspace, box: BoxDep,
     start: Annotated[str | None, Query(description="RFC 3339 or YYYY-MM-DD (workspace zone)")] = None,
@@ -102,12 +103,12 @@ async def list_posts(
     return Response(page.model_dump_json(), media_type="application/json")  # built once, not re-validated
 
 
-@router.get("/{post_id}", response_model=PostOut)
+@router.get("/{post_id}", response_model=PostOut, responses=errors(404))
 async def get_post(post_id: str, session: SessionDep, workspace: CurrentWorkspace) -> PostOut:
     return await service.to_out(session, workspace, await service.get(session, workspace, post_id))
 
 
-@router.get("/{post_id}/attempts", response_model=list[AttemptOut])
+@router.get("/{post_id}/attempts", response_model=list[AttemptOut], responses=errors(404))
 async def post_attempts(post_id: str, session: SessionDep, workspace: CurrentWorkspace) -> list[AttemptOut]:
     post = await service.get(session, workspace, post_id)
     return [
@@ -117,7 +118,7 @@ async def post_attempts(post_id: str, session: SessionDep, workspace: CurrentWor
     ]
 
 
-@router.patch("/{post_id}", response_model=PostOut)
+@router.patch("/{post_id}", response_model=PostOut, responses=errors(404, 409, 422))
 async def update_post(
     post_id: str, data: PostUpdate, request: Request, session: SessionDep, workspace: CurrentWorkspace
 ) -> PostOut:
@@ -130,7 +131,7 @@ async def update_post(
     return out
 
 
-@router.delete("/{post_id}", response_model=PostOut)
+@router.delete("/{post_id}", response_model=PostOut, responses=errors(404, 409))
 async def cancel_post(post_id: str, request: Request, session: SessionDep, workspace: CurrentWorkspace) -> PostOut:
     post = await service.cancel(session, workspace, post_id)
     out = await service.to_out(session, workspace, post)
@@ -139,7 +140,7 @@ async def cancel_post(post_id: str, request: Request, session: SessionDep, works
     return out
 
 
-@router.post("/{post_id}/retry", response_model=PostOut)
+@router.post("/{post_id}/retry", response_model=PostOut, responses=errors(404, 409))
 async def retry_post(post_id: str, request: Request, session: SessionDep, workspace: CurrentWorkspace) -> PostOut:
     post = await service.retry(session, workspace, post_id)
     out = await service.to_out(session, workspace, post)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from app.deps import BoxDep, CurrentWorkspace, SessionDep
+from app.openapi import errors
 from app.pagination import Limit, decode_cursor, encode_cursor
 from app.publishing.runner import schedule_changed
 from app.series import repository as repo
@@ -25,7 +26,7 @@ async def create_series(
     return out
 
 
-@router.get("", response_model=SeriesList)
+@router.get("", response_model=SeriesList, responses=errors(400, 422))
 async def list_series(
     session: SessionDep, workspace: CurrentWorkspace, box: BoxDep, limit: Limit = 100, cursor: str | None = None
 ) -> SeriesList:
@@ -36,12 +37,12 @@ async def list_series(
     return SeriesList(items=await service.to_out_many(rows), next_cursor=nxt)
 
 
-@router.get("/{series_id}", response_model=SeriesOut)
+@router.get("/{series_id}", response_model=SeriesOut, responses=errors(404))
 async def get_series(series_id: str, session: SessionDep, workspace: CurrentWorkspace) -> SeriesOut:
     return await service.answer(await service.get(session, workspace, series_id))
 
 
-@router.patch("/{series_id}", response_model=SeriesOut)
+@router.patch("/{series_id}", response_model=SeriesOut, responses=errors(404, 422))
 async def update_series(
     series_id: str, data: SeriesUpdate, request: Request, session: SessionDep, workspace: CurrentWorkspace
 ) -> SeriesOut:
@@ -52,7 +53,7 @@ async def update_series(
     return out
 
 
-@router.delete("/{series_id}", status_code=204)
+@router.delete("/{series_id}", status_code=204, responses=errors(404))
 async def delete_series(series_id: str, request: Request, session: SessionDep, workspace: CurrentWorkspace) -> None:
     await service.delete(session, workspace, series_id)
     await session.commit()

@@ -1,4 +1,5 @@
-"""The sandbox page: what each fake platform of this process received (only with ``SMM_SANDBOX=1``)."""
+"""The sandbox page: what the workspace's sandbox channels received on each fake platform of this process
+(only with ``SMM_SANDBOX=1``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from app.db import SessionDep
 from app.web.plan_view import zone_of
 from app.web.render import local_time, render
 from app.web.session import UserDep
@@ -38,20 +40,21 @@ def _media_label(media: Any) -> str:
 
 
 @router.get("/sandbox")
-async def sandbox_page(request: Request, user: UserDep) -> Response:
-    """Lists, per platform, the posts the sandbox fakes hold as published (newest first)."""
+async def sandbox_page(request: Request, session: SessionDep, user: UserDep) -> Response:
+    """Lists, per platform, the posts the workspace's sandbox channels received (newest first)."""
     if not request.app.state.settings.sandbox:
         return render(request, "error.html", {
             "title": "The sandbox is off",
             "message": "Start the service with SMM_SANDBOX=1 to get fake platforms you can publish to.",
         }, user=user, status_code=404)
-    from app.sandbox import received
+    from app.sandbox import received, workspace_targets
 
     platforms: list[dict[str, Any]] = []
     zone = zone_of(user.workspace)
     for platform, name in SANDBOX_NAMES.items():
         try:
-            items = await received(request.app, platform)
+            targets = await workspace_targets(session, request.app.state.box, user.workspace.id, platform)
+            items = await received(request.app, platform, user.workspace.id, targets)
         except Exception as exc:  # one broken fake must not hide the others
             platforms.append({"id": platform, "name": name, "items": [], "error": str(exc)[:200]})
             continue

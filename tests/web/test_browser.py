@@ -274,7 +274,8 @@ def test_the_post_gets_published_with_its_link(page: Page) -> None:
 def test_a_refused_post_shows_the_platform_error(page: Page, server: str) -> None:
     fault = {"method": "sendMessage", "count": 1, "kind": "error", "status": 400,
              "body": {"ok": False, "error_code": 400, "description": "Bad Request: chat not found"}}
-    r = httpx.post(f"{server}/sandbox/telegram/_control/faults", json=fault, timeout=10)
+    r = httpx.post(f"{server}/sandbox/telegram/_control/faults", json=fault, timeout=10,
+                   headers={"Authorization": f"Bearer {KEY}"})
     assert r.status_code < 300, r.text
     post_id = queue_post(page, "This one will be refused", when="now")
     found = wait_for_text(page, f"/posts/{post_id}", "chat not found")
