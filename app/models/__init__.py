@@ -6,7 +6,7 @@ from app.models.engagement import AnalyzerPrior, EngagementPost, EngagementSnaps
 from app.models.ops import MediaFile, Worker
 from app.models.post import Attempt, Post, Target
 from app.models.series import Series
-from app.models.workspace import ApiKey, IdempotencyRecord, Workspace
+from app.models.workspace import ApiKey, IdempotencyRecord, LoginFailure, WebSession, Workspace
 
 __all__ = [
     "AnalyzerPrior",
@@ -17,10 +17,12 @@ __all__ = [
     "EngagementPost",
     "EngagementSnapshot",
     "IdempotencyRecord",
+    "LoginFailure",
     "MediaFile",
     "Post",
     "Series",
     "Target",
+    "WebSession",
     "Worker",
     "Workspace",
 ]
