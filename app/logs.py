@@ -6,7 +6,7 @@ of its own, so its access lines are ordinary ``%``-formatted records, one per re
 
 - by pattern: Telegram bot tokens (``123:ABC…``, also with ``:`` written ``%3A`` as uvicorn's request line does),
   ``access_token=``-style parameters (plain, percent-encoded or JSON), bearer values, API keys, VK and Graph tokens;
-- by value: every secret the process has opened (channel credentials, the secret key, the bootstrap key),
+- by value: the secret key, the bootstrap key and the channel credentials in use (the most recently opened),
   plain, percent-encoded and base64 (standard and URL-safe, at any alignment inside a longer base64 text).
 """
 
@@ -16,6 +16,7 @@ import base64
 import logging
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from urllib.parse import quote, quote_plus
 
@@ -23,19 +24,22 @@ REDACTED = "<redacted>"
 MIN_SECRET_LENGTH = 8  # shorter values (ids, flags) would blank ordinary words
 SECRET_FIELD = re.compile(r"token|secret|password|key", re.IGNORECASE)
 
-_SEP = r"(?::|%3A|%253A)"
-_NAMES = r"(?:access_token|input_token|client_secret|fb_exchange_token|bot_token|api_key)"
-_PATTERNS = re.compile(
+_SECRET_NAMES = ("access_token", "input_token", "client_secret", "fb_exchange_token", "bot_token", "api_key")
+_TOKEN_SHAPES = re.compile(
     "|".join([
-        rf"\d{{5,12}}{_SEP}[A-Za-z0-9_-]{{30,}}",  # Telegram bot token, anywhere (paths, messages)
+        r"\d{5,12}(?::|%3[Aa]|%253[Aa])[A-Za-z0-9_-]{30,}",  # Telegram bot token, anywhere (paths, messages)
         r"smm_[A-Za-z0-9_-]{20,}",  # our API keys
         r"vk1\.a\.[A-Za-z0-9_-]{16,}",
         r"EAA[A-Za-z0-9]{16,}",  # Graph API tokens
-        # what follows a bearer, or a secret's name in a query (also percent-encoded) or JSON: the name is kept
-        rf"(?P<keep>Bearer\s+|{_NAMES}(?:=|%3D|\"\s*:\s*\"|'\s*:\s*'))[^&\s\"'<>%]+",
-    ]),
-    re.IGNORECASE,
+    ])
 )
+# what follows a bearer, or a secret's name in a query (also percent-encoded) or JSON; the name itself is kept
+_NAMED = re.compile(
+    rf"(?P<keep>(?:Bearer|bearer)\s+|(?:{'|'.join(_SECRET_NAMES)})(?:=|%3[Dd]|\"\s*:\s*\"|'\s*:\s*'))"
+    r"[^&\s\"'<>%]+"
+)
+_NAMED_HINTS = (*_SECRET_NAMES, "earer")  # a cheap test before the regex: most lines name no secret
+
 # record attributes that are not ``extra`` context (uvicorn adds ``color_message``, a copy of the message)
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName", "color_message"}
 
@@ -60,28 +64,52 @@ def encodings(value: str) -> set[str]:
 
 
 class Redactor:
-    """Known secret values (every encoding) and the patterns; ``redact`` blanks both in a text."""
+    """Known secret values (every encoding) and the patterns; ``redact`` blanks both in a text.
+
+    The values are the process's own secrets (kept for good) and the credentials opened most recently (a token can
+    only reach a log line while it is in use): a bounded list of plain substring checks per line, no regex to
+    rebuild as channels come and go.
+    """
+
+    RECENT = 32  # ~8 forms each: a few hundred substring tests per emitted line
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._known: set[str] = set()
-        self._known_re: re.Pattern[str] | None = None
+        self._pinned: dict[str, frozenset[str]] = {}
+        self._recent: OrderedDict[str, frozenset[str]] = OrderedDict()
+        self._forms: tuple[str, ...] = ()
 
-    def register(self, value: object) -> None:
+    def register(self, value: object, *, pinned: bool = False) -> None:
         if not isinstance(value, str) or len(value.strip()) < MIN_SECRET_LENGTH:
             return
-        new = encodings(value.strip()) - self._known
-        if new:
-            with self._lock:
-                self._known |= new
-                alternatives = sorted(self._known, key=len, reverse=True)  # the longest form wins
-                self._known_re = re.compile("|".join(re.escape(a) for a in alternatives))
+        value = value.strip()
+        with self._lock:
+            if value in self._pinned:
+                return
+            if value in self._recent and not pinned:
+                self._recent.move_to_end(value)
+                return
+            forms = frozenset(encodings(value))
+            if pinned:
+                self._recent.pop(value, None)
+                self._pinned[value] = forms
+            else:
+                self._recent[value] = forms
+                while len(self._recent) > self.RECENT:
+                    self._recent.popitem(last=False)
+            every = set().union(*self._pinned.values(), *self._recent.values())
+            self._forms = tuple(sorted(every, key=len, reverse=True))  # the longest form first
 
     def redact(self, text: str) -> str:
-        known = self._known_re
-        if known is not None:
-            text = known.sub(REDACTED, text)
-        return _PATTERNS.sub(_blank, text)
+        forms = self._forms
+        if forms and any(map(text.__contains__, forms)):  # the test runs in C; replacing is rare
+            for form in forms:
+                if form in text:
+                    text = text.replace(form, REDACTED)
+        text = _TOKEN_SHAPES.sub(REDACTED, text)
+        if any(map(text.__contains__, _NAMED_HINTS)):
+            text = _NAMED.sub(_blank, text)
+        return text
 
 
 def _blank(match: re.Match[str]) -> str:
@@ -92,8 +120,8 @@ REDACTOR = Redactor()
 
 
 def register_secret(value: object) -> None:
-    """Remember a secret value so that no log line carries it, in any encoding (call where it is read)."""
-    REDACTOR.register(value)
+    """Remember one of the process's secrets (secret key, bootstrap key) so that no log line carries it."""
+    REDACTOR.register(value, pinned=True)
 
 
 def register_credentials(values: Mapping[str, object]) -> None:
