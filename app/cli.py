@@ -154,6 +154,7 @@ def secret_key_rotate(
     new_key: Annotated[str, typer.Option(
         "--new-key", envvar="SMM_NEW_SECRET_KEY", prompt="New secret key", hide_input=True,
         confirmation_prompt=True, help="the key to seal them with (`smm secret-key` prints one)")],
+    force: Annotated[bool, typer.Option("--force", help="rotate although a service process looks alive")] = False,
 ) -> None:
     """Re-encrypt every stored channel credential from the old key to the new one, in one transaction.
 
@@ -172,6 +173,8 @@ def secret_key_rotate(
         raise typer.Exit(2)
 
     async def work(_: Settings, session: AsyncSession) -> int:
+        if not force:
+            await _refuse_while_running(session)
         return await reseal_all(session, CredentialBox(old), CredentialBox(new))
 
     count = run(work)
@@ -182,6 +185,25 @@ def secret_key_rotate(
         _err(f"re-encrypted {count} channel credentials; {key_file} now holds the new key")
     else:
         _err(f"re-encrypted {count} channel credentials; start the service with SMM_SECRET_KEY set to the new key")
+
+
+async def _refuse_while_running(session: AsyncSession) -> None:
+    """A running process keeps sealing with the old key (and cannot open what was moved): stop them first."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from app.models import Worker
+    from app.timeutil import utcnow
+
+    since = utcnow() - timedelta(minutes=1)
+    stmt = select(Worker).where(Worker.heartbeat_at >= since, Worker.stopped_at.is_(None))
+    alive = list((await session.execute(stmt)).scalars())
+    if alive:
+        names = ", ".join(f"{w.kind} on {w.hostname} (pid {w.pid})" for w in alive[:5])
+        raise ApiError(409, f"{len(alive)} service process(es) are running ({names}); stop every `smm serve` and "
+                            "`smm worker` first, then rotate (a process seen in the last minute counts as "
+                            "running; --force skips this check). Nothing was changed.")
 
 
 @keys_app.command("create")

@@ -58,6 +58,9 @@ def test_a_changed_secret_key_fails_the_post_with_a_sentence_and_rotate_recovers
         assert [(a["outcome"], a["message"]) for a in attempts] == [("failed", CREDENTIALS_UNREADABLE)]
         channel = second.api.get(f"/api/v1/channels/{channel_id}").json()
         assert channel["status"] == "needs_reauth" and channel["status_reason"] == CREDENTIALS_UNREADABLE
+        keys_in = f"{KEY_A}\n{KEY_B}\n{KEY_B}\n"
+        busy = smm(smm_env(settings, SMM_SECRET_KEY=KEY_B), "secret-key", "rotate", input=keys_in)
+        assert busy.returncode == 2 and "stop every `smm serve`" in busy.stderr, busy.stderr  # it would seal with A
     finally:
         second.stop()
     assert "Traceback" not in log.read_text()
