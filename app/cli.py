@@ -84,13 +84,28 @@ def serve(
     if port:
         settings.port = port
     setup_logging(settings.log_level)
+    _refuse_bad_configuration(settings)
     uvicorn.run(
         create_app(settings, run_scheduler=not no_scheduler),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        log_config=None,  # uvicorn logs through the root handler of setup_logging (one format, one redaction)
         timeout_graceful_shutdown=int(settings.shutdown_grace) + 5,
     )
+
+
+def _refuse_bad_configuration(settings: Settings, *, bootstrap: bool = True) -> None:
+    """Settings the service cannot start with end the command with their sentence (exit 2), not a traceback."""
+    from app.security import ConfigError, load_secret_key
+
+    try:
+        if bootstrap:
+            workspaces.check_bootstrap_key(settings.bootstrap_api_key)
+        load_secret_key(settings)
+    except ConfigError as exc:
+        _err(f"error: {exc}")
+        raise typer.Exit(2) from exc
 
 
 @app.command()
@@ -101,6 +116,7 @@ def worker() -> None:
 
     settings = get_settings()
     setup_logging(settings.log_level)
+    _refuse_bad_configuration(settings, bootstrap=False)  # a worker never signs anyone in
     run_loop(run_worker(settings))
 
 
@@ -130,10 +146,76 @@ def migrate(
     raise typer.Exit(1)
 
 
-@app.command("secret-key")
-def secret_key() -> None:
-    """Print a new Fernet key for SMM_SECRET_KEY."""
-    typer.echo(new_secret_key())
+secret_key_app = typer.Typer(help="Print a new Fernet key for SMM_SECRET_KEY; `rotate` moves credentials to one.",
+                             invoke_without_command=True)
+app.add_typer(secret_key_app, name="secret-key")
+
+
+@secret_key_app.callback()
+def secret_key(ctx: typer.Context) -> None:
+    """Print a new Fernet key for SMM_SECRET_KEY (alone on stdout)."""
+    if ctx.invoked_subcommand is None:
+        typer.echo(new_secret_key())
+
+
+@secret_key_app.command("rotate")
+def secret_key_rotate(
+    old_key: Annotated[str, typer.Option(
+        "--old-key", envvar="SMM_OLD_SECRET_KEY", prompt="Old secret key", hide_input=True,
+        help="the key the credentials are sealed with now (asked for if not given; never echoed)")],
+    new_key: Annotated[str, typer.Option(
+        "--new-key", envvar="SMM_NEW_SECRET_KEY", prompt="New secret key", hide_input=True,
+        confirmation_prompt=True, help="the key to seal them with (`smm secret-key` prints one)")],
+    force: Annotated[bool, typer.Option("--force", help="rotate although a service process looks alive")] = False,
+) -> None:
+    """Re-encrypt every stored channel credential from the old key to the new one, in one transaction.
+
+    Stop the service first; start it again with SMM_SECRET_KEY set to the new key."""
+    from app.channels.service import reseal_all
+    from app.security import CredentialBox, SecretKeyError, checked_secret_key
+
+    try:
+        old = checked_secret_key(old_key, "the old key")
+        new = checked_secret_key(new_key, "the new key")
+    except SecretKeyError as exc:
+        _err(f"error: {exc}")
+        raise typer.Exit(2) from exc
+    if old == new:
+        _err("error: the old and the new key are the same; `smm secret-key` prints a new one.")
+        raise typer.Exit(2)
+
+    async def work(_: Settings, session: AsyncSession) -> int:
+        if not force:
+            await _refuse_while_running(session)
+        return await reseal_all(session, CredentialBox(old), CredentialBox(new))
+
+    count = run(work)
+    settings = get_settings()
+    key_file = settings.data_dir / "secret.key"
+    if not settings.secret_key and key_file.exists() and key_file.read_text().strip() == old:
+        key_file.write_text(new + "\n")  # the service reads this file when SMM_SECRET_KEY is unset
+        _err(f"re-encrypted {count} channel credentials; {key_file} now holds the new key")
+    else:
+        _err(f"re-encrypted {count} channel credentials; start the service with SMM_SECRET_KEY set to the new key")
+
+
+async def _refuse_while_running(session: AsyncSession) -> None:
+    """A running process keeps sealing with the old key (and cannot open what was moved): stop them first."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from app.models import Worker
+    from app.timeutil import utcnow
+
+    since = utcnow() - timedelta(minutes=1)
+    stmt = select(Worker).where(Worker.heartbeat_at >= since, Worker.stopped_at.is_(None))
+    alive = list((await session.execute(stmt)).scalars())
+    if alive:
+        names = ", ".join(f"{w.kind} on {w.hostname} (pid {w.pid})" for w in alive[:5])
+        raise ApiError(409, f"{len(alive)} service process(es) are running ({names}); stop every `smm serve` and "
+                            "`smm worker` first, then rotate (a process seen in the last minute counts as "
+                            "running; --force skips this check). Nothing was changed.")
 
 
 @keys_app.command("create")

@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     min_post_spacing: float = 7200.0
     engagement_sync_interval: float = 6 * 3600.0
 
+    # sign-in: refused attempts allowed per client address and per key prefix within the window
+    login_max_failures: int = 10
+    login_window: float = 300.0
+
     sandbox: bool = False
     # hosts user-supplied URLs may reach although they are private: "host" or "host:port", comma-separated
     fetch_allow_hosts: str = ""

@@ -1,12 +1,177 @@
-"""Logging set-up: one line per event, dotted event names, context as key=value, no secrets."""
+"""Logging set-up: one line per event, dotted event names, context as key=value, no secrets in any encoding.
+
+Every record reaches one root handler (uvicorn's loggers included: ``smm serve`` gives uvicorn no logging config
+of its own, so its access lines are ordinary ``%``-formatted records, one per request). One filter,
+:class:`RedactSecrets`, sits on every handler and blanks secrets before anything is formatted:
+
+- by pattern: Telegram bot tokens (``123:ABC…``, also with ``:`` written ``%3A`` as uvicorn's request line does),
+  ``access_token=``-style parameters (plain, percent-encoded or JSON), bearer values, API keys, VK and Graph tokens;
+- by value: the secret key, the bootstrap key and the channel credentials in use (the most recently opened),
+  plain, percent-encoded and base64 (standard and URL-safe, at any alignment inside a longer base64 text).
+"""
 
 from __future__ import annotations
 
+import base64
 import logging
 import re
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from urllib.parse import quote, quote_plus
 
-_SECRETS = re.compile(r"(/bot)\d+:[A-Za-z0-9_-]+|((?:access_token|input_token)=)[^&\s\"']+")
-_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
+REDACTED = "<redacted>"
+MIN_SECRET_LENGTH = 8  # shorter values (ids, flags) would blank ordinary words
+SECRET_FIELD = re.compile(r"token|secret|password|key", re.IGNORECASE)
+
+_SECRET_NAMES = ("access_token", "input_token", "client_secret", "fb_exchange_token", "bot_token", "api_key")
+_TOKEN_SHAPES = re.compile(
+    "|".join([
+        r"\d{5,12}(?::|%3[Aa]|%253[Aa])[A-Za-z0-9_-]{30,}",  # Telegram bot token, anywhere (paths, messages)
+        r"smm_[A-Za-z0-9_-]{20,}",  # our API keys
+        r"vk1\.a\.[A-Za-z0-9_-]{16,}",
+        r"EAA[A-Za-z0-9]{16,}",  # Graph API tokens
+    ])
+)
+# what follows a bearer, or a secret's name in a query (also percent-encoded) or JSON; the name itself is kept
+_NAMED = re.compile(
+    rf"(?P<keep>(?:Bearer|bearer)\s+|(?:{'|'.join(_SECRET_NAMES)})(?:=|%3[Dd]|\"\s*:\s*\"|'\s*:\s*'))"
+    r"[^&\s\"'<>%]+"
+)
+_NAMED_HINTS = (*_SECRET_NAMES, "earer")  # a cheap test before the regex: most lines name no secret
+
+# record attributes that are not ``extra`` context (uvicorn adds ``color_message``, a copy of the message)
+_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName", "color_message"}
+
+
+def _base64_forms(raw: bytes) -> set[str]:
+    """The base64 text of ``raw`` wherever it starts inside a longer base64 text (3 alignments, 2 alphabets):
+    the characters that depend on ``raw`` alone, without the partial groups at either end."""
+    forms: set[str] = set()
+    for shift in range(3):
+        encoded = base64.b64encode(b"\0" * shift + raw).decode()
+        start, end = -(-8 * shift // 6), 8 * (shift + len(raw)) // 6
+        for text in (encoded[start:end], encoded.rstrip("=") if shift == 0 else ""):
+            if len(text) >= MIN_SECRET_LENGTH:
+                forms |= {text, text.replace("+", "-").replace("/", "_")}
+    return forms
+
+
+def encodings(value: str) -> set[str]:
+    """The forms of a secret a log line may carry: plain, percent-encoded (as paths and queries are) and base64."""
+    forms = {value, quote(value, safe=""), quote(value), quote_plus(value)}
+    return forms | _base64_forms(value.encode())
+
+
+class Redactor:
+    """Known secret values (every encoding) and the patterns; ``redact`` blanks both in a text.
+
+    The values are the process's own secrets (kept for good) and the credentials opened most recently (a token can
+    only reach a log line while it is in use): a bounded list of plain substring checks per line, no regex to
+    rebuild as channels come and go.
+    """
+
+    RECENT = 32  # ~8 forms each: a few hundred substring tests per emitted line
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pinned: dict[str, frozenset[str]] = {}
+        self._recent: OrderedDict[str, frozenset[str]] = OrderedDict()
+        self._forms: tuple[str, ...] = ()
+
+    def register(self, value: object, *, pinned: bool = False) -> None:
+        if not isinstance(value, str) or len(value.strip()) < MIN_SECRET_LENGTH:
+            return
+        value = value.strip()
+        with self._lock:
+            if value in self._pinned:
+                return
+            if value in self._recent and not pinned:
+                self._recent.move_to_end(value)
+                return
+            forms = frozenset(encodings(value))
+            if pinned:
+                self._recent.pop(value, None)
+                self._pinned[value] = forms
+            else:
+                self._recent[value] = forms
+                while len(self._recent) > self.RECENT:
+                    self._recent.popitem(last=False)
+            every = set().union(*self._pinned.values(), *self._recent.values())
+            self._forms = tuple(sorted(every, key=len, reverse=True))  # the longest form first
+
+    def redact(self, text: str) -> str:
+        forms = self._forms
+        if forms and any(map(text.__contains__, forms)):  # the test runs in C; replacing is rare
+            for form in forms:
+                if form in text:
+                    text = text.replace(form, REDACTED)
+        text = _TOKEN_SHAPES.sub(REDACTED, text)
+        if any(map(text.__contains__, _NAMED_HINTS)):
+            text = _NAMED.sub(_blank, text)
+        return text
+
+
+def _blank(match: re.Match[str]) -> str:
+    return (match.group("keep") or "") + REDACTED
+
+
+REDACTOR = Redactor()
+
+
+def register_secret(value: object) -> None:
+    """Remember one of the process's secrets (secret key, bootstrap key) so that no log line carries it."""
+    REDACTOR.register(value, pinned=True)
+
+
+def register_credentials(values: Mapping[str, object]) -> None:
+    """Remember the secret fields of a channel's credentials (tokens, not ids such as ``chat_id``)."""
+    for name, value in values.items():
+        if SECRET_FIELD.search(name):
+            REDACTOR.register(value)
+
+
+class RedactSecrets(logging.Filter):
+    """Blanks secrets in a record's message, arguments, exception text, stack and ``extra`` values.
+
+    Arguments are redacted one by one where that suffices, so formatters that read ``record.args`` (such as
+    uvicorn's access formatter) still get the shape they expect; the record is never dropped.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        redact = REDACTOR.redact
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(_redacted_arg(a) for a in record.args)
+        elif isinstance(record.args, Mapping):
+            record.args = {k: _redacted_arg(v) for k, v in record.args.items()}
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed call: let the handler report it as logging does
+            return True
+        if redact(message) != message:  # a secret spread over the message and an argument
+            record.msg, record.args = redact(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        for name, value in list(record.__dict__.items()):
+            if name not in _STANDARD and not name.startswith("_"):
+                setattr(record, name, _redacted_arg(value))
+        return True
+
+
+def _redacted_arg(value: object) -> object:
+    if isinstance(value, str):
+        return REDACTOR.redact(value)
+    if value is None or isinstance(value, (int, float)):
+        return value  # keeps %d and friends working; numbers are ids, not secrets
+    text = str(value)
+    redacted = REDACTOR.redact(text)
+    return value if redacted == text else redacted
 
 
 class KeyValueFormatter(logging.Formatter):
@@ -20,32 +185,34 @@ class KeyValueFormatter(logging.Formatter):
         return line
 
 
-class RedactSecrets(logging.Filter):
-    """Blanks bot tokens in URL paths and access tokens in query strings (httpx logs full request URLs)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        redacted = _SECRETS.sub(lambda m: (m.group(1) or m.group(2)) + "<redacted>", message)
-        if redacted != message:
-            record.msg, record.args = redacted, None
-        return True
+def _all_handlers() -> Iterable[logging.Handler]:
+    yield from logging.getLogger().handlers
+    for logger in list(logging.Logger.manager.loggerDict.values()):
+        if isinstance(logger, logging.Logger):
+            yield from logger.handlers
 
 
 def install_redaction() -> None:
-    """Idempotent: every logger that can see a platform URL gets the filter."""
-    for name in ("httpx", "httpcore", "uvicorn.access"):
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, RedactSecrets) for f in logger.filters):
-            logger.addFilter(RedactSecrets())
+    """Idempotent: every handler there is gets the filter (call again after a library added handlers)."""
+    for handler in _all_handlers():
+        if not any(isinstance(f, RedactSecrets) for f in handler.filters):
+            handler.addFilter(RedactSecrets())
 
 
 def setup_logging(level: str = "INFO") -> None:
+    """One stderr handler on the root logger for everything, uvicorn included (``smm serve`` passes uvicorn
+    ``log_config=None``); HTTP client internals only at ``DEBUG``."""
     handler = logging.StreamHandler()
     handler.setFormatter(KeyValueFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    install_redaction()
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = []
+        logger.propagate = True
+    client_level = logging.DEBUG if level.upper() == "DEBUG" else logging.WARNING
+    logging.getLogger("httpx").setLevel(client_level)
+    logging.getLogger("httpcore").setLevel(client_level)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    install_redaction()

@@ -22,6 +22,7 @@ from app.deps import refuse_nul_characters
 from app.errors import install_error_handlers
 from app.health import router as health_router
 from app.jobs import PERIODIC_JOBS
+from app.logs import register_secret
 from app.media.endpoints import public_router as media_public_router
 from app.media.endpoints import router as media_router
 from app.migrate import upgrade_to_head
@@ -150,8 +151,13 @@ async def bootstrap_keys(app: FastAPI) -> None:
     settings: Settings = app.state.settings
     async with session_scope(app.state.sessionmaker) as session:
         if settings.bootstrap_api_key:
+            workspaces.check_bootstrap_key(settings.bootstrap_api_key)
+            register_secret(settings.bootstrap_api_key)
             ws = await workspaces.ensure_workspace(session, workspaces.DEFAULT_WORKSPACE)
-            await workspaces.ensure_key(session, ws, settings.bootstrap_api_key)
+            found = await workspaces.ensure_key(session, ws, settings.bootstrap_api_key.strip())
+            if found is workspaces.BootstrapKey.REVOKED:
+                log.warning("auth.bootstrap_key.revoked: SMM_BOOTSTRAP_API_KEY names a revoked key; it stays "
+                            "revoked and cannot sign in. Remove the setting or set a new key.")
             return
         if await workspaces.any_key(session):
             return

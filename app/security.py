@@ -13,14 +13,35 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken
 
 from app.config import Settings
+from app.errors import ApiError
+from app.logs import register_credentials, register_secret
 
 log = logging.getLogger(__name__)
 
 API_KEY_PREFIX = "smm_"
+CREDENTIALS_UNREADABLE = (
+    "The channel's credentials cannot be decrypted with the current SMM_SECRET_KEY: the key changed; "
+    "set the old key or reconnect the channel."
+)
 
 
-class SecretKeyError(RuntimeError):
+class ConfigError(RuntimeError):
+    """A setting makes the service refuse to start; the message says which and why (no traceback)."""
+
+
+class SecretKeyError(ConfigError):
     """The configured secret key is unusable."""
+
+
+class CredentialsUnreadable(ApiError):
+    """Stored credentials that the current secret key cannot open (it changed since they were sealed).
+
+    An ``ApiError`` (409) so that every route that opens credentials answers with the sentence; the publisher
+    fails the target with it and marks the channel ``needs_reauth``.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(409, CREDENTIALS_UNREADABLE)
 
 
 def new_secret_key() -> str:
@@ -43,12 +64,17 @@ def load_secret_key(settings: Settings) -> str:
                 "Back it up: channel credentials cannot be decrypted without it.",
                 path,
             )
+    return checked_secret_key(key, "SMM_SECRET_KEY")
+
+
+def checked_secret_key(value: str, name: str) -> str:
+    """``value`` stripped, if it is a Fernet key; otherwise ``SecretKeyError`` with a sentence naming ``name``."""
+    key = value.strip()
     try:
         Fernet(key.encode())
     except (ValueError, TypeError) as exc:
         raise SecretKeyError(
-            "SMM_SECRET_KEY is not a valid Fernet key (urlsafe base64 of 32 bytes); "
-            "`smm secret-key` prints a new one."
+            f"{name} is not a valid Fernet key (urlsafe base64 of 32 bytes); `smm secret-key` prints a new one."
         ) from exc
     return key
 
@@ -66,15 +92,19 @@ class CredentialBox:
     def __init__(self, key: str) -> None:
         self._fernet = Fernet(key.encode())
         self._mac_key = hashlib.sha256(b"smm-mac:" + key.encode()).digest()
+        register_secret(key)  # neither the key nor what it opens ever reaches a log line
 
     def seal(self, values: dict[str, str]) -> str:
+        register_credentials(values)
         return self._fernet.encrypt(json.dumps(values, sort_keys=True).encode()).decode()
 
     def open(self, token: str) -> dict[str, str]:
+        """The credentials sealed in ``token``; ``CredentialsUnreadable`` if this key did not seal them."""
         try:
             data: dict[str, str] = json.loads(self._fernet.decrypt(token.encode()))
         except InvalidToken as exc:
-            raise SecretKeyError("channel credentials cannot be decrypted: was SMM_SECRET_KEY changed?") from exc
+            raise CredentialsUnreadable() from exc
+        register_credentials(data)
         return data
 
     def sign(self, payload: bytes) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.channels import repository as repo
@@ -12,7 +13,7 @@ from app.channels.schemas import ChannelCreate, ChannelOut, ChannelUpdate, check
 from app.errors import ApiError, NotFound
 from app.models import Channel, Workspace
 from app.platforms import ConnectorHub
-from app.security import CredentialBox
+from app.security import CREDENTIALS_UNREADABLE, CredentialBox, CredentialsUnreadable
 from app.timeutil import utcnow
 from connectors.base import Credentials
 from connectors.errors import AuthError, ConnectorError
@@ -157,3 +158,39 @@ async def verify(
         channel.status_reason = None
     await session.flush()
     return channel
+
+
+async def reseal_all(session: AsyncSession, old: CredentialBox, new: CredentialBox) -> int:
+    """Re-encrypt every stored credential (deleted channels too) from ``old`` to ``new``; returns how many.
+
+    Channels held as ``needs_reauth`` only because their credentials could not be decrypted become active again.
+    All or nothing: the rows are locked and rewritten in the caller's transaction, and if any credential opens
+    with neither key, ``ApiError`` (409) names the channels and nothing is changed. One that already opens with
+    ``new`` (a rotation run twice) is left as it is.
+    """
+    channels = list((await session.execute(select(Channel).order_by(Channel.id).with_for_update())).scalars())
+    resealed: list[tuple[Channel, str]] = []
+    unreadable: list[Channel] = []
+    for channel in channels:
+        try:
+            values = old.open(channel.credentials_sealed)
+        except CredentialsUnreadable:
+            try:
+                new.open(channel.credentials_sealed)
+            except CredentialsUnreadable:
+                unreadable.append(channel)
+            continue
+        resealed.append((channel, new.seal(values)))
+    if unreadable:
+        names = ", ".join(f"'{c.name}' ({c.id})" for c in unreadable[:10])
+        more = f" and {len(unreadable) - 10} more" if len(unreadable) > 10 else ""
+        raise ApiError(409, f"{len(unreadable)} of {len(channels)} channel credentials cannot be decrypted with "
+                            f"the old key ({names}{more}); nothing was changed. Check the old key, or reconnect "
+                            "those channels first.")
+    for channel, sealed in resealed:
+        channel.credentials_sealed = sealed
+    for channel in channels:  # held only because this key could not open them: they can publish again
+        if channel.status == "needs_reauth" and (channel.status_reason or "").startswith(CREDENTIALS_UNREADABLE):
+            channel.status, channel.status_reason = "active", None
+    await session.flush()
+    return len(resealed)

@@ -7,7 +7,7 @@ from app.models.ops import MediaFile, Worker
 from app.models.post import Attempt, Post, Target
 from app.models.series import Series
 from app.models.statuses import AttemptOutcome, ChannelStatus, PostStatus, SeriesStatus, TargetStatus
-from app.models.workspace import ApiKey, IdempotencyRecord, Workspace
+from app.models.workspace import ApiKey, IdempotencyRecord, LoginFailure, WebSession, Workspace
 
 __all__ = [
     "AnalyzerPrior",
@@ -20,6 +20,7 @@ __all__ = [
     "EngagementPost",
     "EngagementSnapshot",
     "IdempotencyRecord",
+    "LoginFailure",
     "MediaFile",
     "Post",
     "PostStatus",
@@ -27,6 +28,7 @@ __all__ = [
     "SeriesStatus",
     "Target",
     "TargetStatus",
+    "WebSession",
     "Worker",
     "Workspace",
 ]

@@ -43,3 +43,24 @@ class IdempotencyRecord(IdMixin, Base):
     status_code: Mapped[int] = mapped_column(Integer)
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class WebSession(IdMixin, Base):
+    """A signed-in browser: the cookie carries a random token, the row its hash. Logout deletes the row; a
+    revoked key ends its sessions through the join on ``api_keys``."""
+
+    __tablename__ = "web_sessions"
+
+    api_key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class LoginFailure(IdMixin, Base):
+    """One refused sign-in, counted in a bucket (a hash of the client address or of the key's prefix)."""
+
+    __tablename__ = "login_failures"
+
+    bucket: Mapped[str] = mapped_column(String(64), index=True)
+    failed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

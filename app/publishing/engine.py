@@ -26,7 +26,7 @@ from app.posts.content import build_content
 from app.publishing import repository as repo
 from app.publishing.repository import Job
 from app.publishing.writes import GroupCommit
-from app.security import CredentialBox
+from app.security import CredentialBox, CredentialsUnreadable
 from connectors.base import Credentials, PostContent, Published
 from connectors.errors import (
     AuthError,
@@ -84,7 +84,11 @@ class Publisher:
         """Send one claimed target and settle it; returns the outcome kind."""
         started = self.clock()
         connector = self.hub.get(job.platform, job.sandbox)
-        creds = Credentials(self.box.open(job.credentials_sealed))
+        try:
+            creds = Credentials(self.box.open(job.credentials_sealed))
+        except CredentialsUnreadable as exc:  # nothing was sent; a person must act (old key or reconnect)
+            await self._fail(job, started, AuthError(exc.detail, code="credentials_unreadable"), auth=True)
+            return "failed"
         content = self.content(job)
         try:
             published = await connector.publish(content, creds, idempotency_key(job.target_id), job.checkpoint)
@@ -292,7 +296,12 @@ class Publisher:
         if job.send_started_at is None:
             return await self._requeue_unsent(job, started)
         connector = self.hub.get(job.platform, job.sandbox)
-        creds = Credentials(self.box.open(job.credentials_sealed))
+        try:
+            creds = Credentials(self.box.open(job.credentials_sealed))
+        except CredentialsUnreadable as exc:  # the platform cannot be asked: say so rather than guess
+            message = f"{exc.detail} Whether the post went out cannot be checked: look at the channel before Retry."
+            await self._fail(job, started, AuthError(message, code="credentials_unreadable"), auth=True)
+            return "failed"
         since = job.send_started_at - RECONCILE_SKEW
         try:
             found = await connector.find_published(

@@ -1,4 +1,4 @@
-"""Sign in with an API key (exchanged for a session cookie) and sign out."""
+"""Sign in with an API key (exchanged for a server-side session), limited per address and key; sign out."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from fastapi.responses import Response
 
 from app.db import SessionDep
 from app.security import hash_api_key
+from app.timeutil import utcnow
+from app.web import login_limit
 from app.web.render import redirect, render
 from app.web.session import (
     PRESESSION_COOKIE,
@@ -16,10 +18,11 @@ from app.web.session import (
     MaybeUserDep,
     check_csrf,
     csrf_token,
-    make_session_token,
+    end_session,
+    live_key,
     presession_nonce,
     set_cookie,
-    workspace_for_key_hash,
+    start_session,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -60,25 +63,44 @@ async def login_form(request: Request, user: MaybeUserDep) -> Response:
 
 @router.post("/login")
 async def login(request: Request, session: SessionDep) -> Response:
-    """Exchange an API key for a session cookie; a wrong key re-shows the form with a message."""
+    """Exchange an API key for a session cookie; a wrong key re-shows the form with a message (401), too many
+    wrong ones from one address or at one key prefix a 429 with ``Retry-After`` and when to try again."""
     form = await request.form()
     nonce = request.cookies.get(PRESESSION_COOKIE)
     check_csrf(request.app.state.box, f"pre:{nonce}" if nonce else None, form.get("csrf_token"))
     key = str(form.get("api_key") or "").strip()
     next_path = str(form.get("next") or "")
-    workspace = await workspace_for_key_hash(session, hash_api_key(key)) if key else None
-    if workspace is None:
-        message = "Enter your API key." if not key else "That API key is not valid (or it was revoked)."
-        return _login_page(request, nonce or "", False, error=message, next_path=next_path, status_code=401)
-    response = redirect(_safe_next(next_path))
-    set_cookie(response, request, SESSION_COOKIE, make_session_token(request.app.state.box, key), SESSION_MAX_AGE)
-    response.delete_cookie(PRESESSION_COOKIE, path="/")
+    if not key:
+        return _login_page(request, nonce or "", False, error="Enter your API key.", next_path=next_path,
+                           status_code=401)
+    settings, now = request.app.state.settings, utcnow()
+    address = request.client.host if request.client else "unknown"
+    wait = await login_limit.refusal(session, settings, address, key, now)
+    if wait is None:
+        api_key = await live_key(session, hash_api_key(key))
+        if api_key is not None:
+            cookie = await start_session(session, request.app.state.box, api_key)
+            await session.commit()  # the session row exists before the browser holds its cookie
+            signed_in = redirect(_safe_next(next_path))
+            set_cookie(signed_in, request, SESSION_COOKIE, cookie, SESSION_MAX_AGE)
+            signed_in.delete_cookie(PRESESSION_COOKIE, path="/")
+            return signed_in
+        await login_limit.record_failure(session, settings, address, key, now)
+        await session.commit()
+        wait = await login_limit.refusal(session, settings, address, key, now)
+        if wait is None:
+            return _login_page(request, nonce or "", False, error="That API key is not valid (or it was revoked).",
+                               next_path=next_path, status_code=401)
+    response = _login_page(request, nonce or "", False, error=wait.message, next_path=next_path, status_code=429)
+    response.headers["Retry-After"] = str(wait.retry_after)
     return response
 
 
 @router.post("/logout")
-async def logout(request: Request, user: CsrfUserDep) -> Response:
-    """End the session (the cookie is cleared; the key itself stays valid)."""
+async def logout(request: Request, session: SessionDep, user: CsrfUserDep) -> Response:
+    """End the session on the server (the cookie stops working wherever it is) and clear it; the key stays valid."""
+    await end_session(session, request.app.state.box, user.session_token)
+    await session.commit()
     response = redirect("/login")
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
     return response

@@ -1,8 +1,10 @@
-"""Web sessions and CSRF: a signed cookie that references an API key by its hash, never the key itself.
+"""Web sessions and CSRF: a signed cookie that names a server-side session row, never the API key.
 
-The cookie is ``<key hash>.<issued unix time>.<signature>``; every request looks the hash up again, so a
-revoked key ends its sessions at once. CSRF tokens are signatures over the session cookie (or, before sign-in,
-over a random pre-session nonce), so a token from one session is worthless in another.
+The cookie is ``<session token>.<issued unix time>.<signature>``; the database keeps only the token's hash
+(``web_sessions``), tied to the API key that signed in. Every request looks the row up again, joined to a live
+key: logout deletes the row and a revoked key ends its sessions at once. CSRF tokens are signatures over the
+session cookie (or, before sign-in, over a random pre-session nonce), so a token from one session is worthless
+in another.
 """
 
 from __future__ import annotations
@@ -10,15 +12,17 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import SessionDep
-from app.models import ApiKey, Workspace
+from app.models import ApiKey, WebSession, Workspace
 from app.security import CredentialBox, hash_api_key
+from app.timeutil import utcnow
 
 SESSION_COOKIE = "smm_session"
 PRESESSION_COOKIE = "smm_pre"
@@ -57,24 +61,41 @@ def is_https(request: Request) -> bool:
     return request.url.scheme == "https" or forwarded == "https"
 
 
-def make_session_token(box: CredentialBox, api_key: str, now: float | None = None) -> str:
-    """A signed session value for ``api_key``: its hash and the issue time, never the key."""
-    key_hash = hash_api_key(api_key)
+def make_session_token(box: CredentialBox, session_secret: str, now: float | None = None) -> str:
+    """The signed cookie value for the server-side session ``session_secret`` (never the API key)."""
     issued = str(int(now if now is not None else time.time()))
-    return f"{key_hash}.{issued}.{box.sign(f'session:{key_hash}:{issued}'.encode())}"
+    return f"{session_secret}.{issued}.{box.sign(f'session:{session_secret}:{issued}'.encode())}"
 
 
 def parse_session_token(box: CredentialBox, token: str, now: float | None = None) -> str | None:
-    """The key hash a session token stands for, or None when it is forged or expired."""
+    """The session secret a cookie stands for, or None when it is forged or expired."""
     parts = token.split(".")
     if len(parts) != 3 or not parts[1].isdigit():
         return None
-    key_hash, issued, sig = parts
-    if not box.verify(f"session:{key_hash}:{issued}".encode(), sig):
+    session_secret, issued, sig = parts
+    if not box.verify(f"session:{session_secret}:{issued}".encode(), sig):
         return None
     if (now if now is not None else time.time()) - int(issued) > SESSION_MAX_AGE:
         return None
-    return key_hash
+    return session_secret
+
+
+async def start_session(session: AsyncSession, box: CredentialBox, api_key: ApiKey) -> str:
+    """Store a new session of ``api_key`` (and forget expired ones); returns the cookie value."""
+    now = utcnow()
+    await session.execute(delete(WebSession).where(WebSession.expires_at < now))
+    secret = secrets.token_urlsafe(32)
+    session.add(WebSession(api_key_id=api_key.id, token_hash=hash_api_key(secret), created_at=now,
+                           expires_at=now + timedelta(seconds=SESSION_MAX_AGE)))
+    await session.flush()
+    return make_session_token(box, secret)
+
+
+async def end_session(session: AsyncSession, box: CredentialBox, token: str) -> None:
+    """Delete the session a cookie names: the cookie is worthless from now on, wherever it was copied to."""
+    secret = parse_session_token(box, token)
+    if secret is not None:
+        await session.execute(delete(WebSession).where(WebSession.token_hash == hash_api_key(secret)))
 
 
 def csrf_token(box: CredentialBox, bound_to: str) -> str:
@@ -88,26 +109,34 @@ def check_csrf(box: CredentialBox, bound_to: str | None, token: object) -> None:
         raise CsrfRejected()
 
 
-async def workspace_for_key_hash(session: AsyncSession, key_hash: str) -> Workspace | None:
-    """The workspace of a live (not revoked) API key, looked up by the key's hash."""
+async def live_key(session: AsyncSession, key_hash: str) -> ApiKey | None:
+    """The live (not revoked) API key with this hash."""
+    stmt = select(ApiKey).where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def workspace_for_session(session: AsyncSession, session_secret: str) -> Workspace | None:
+    """The workspace of an unexpired session whose key is live, looked up by the session secret's hash."""
     stmt = (
         select(Workspace)
         .join(ApiKey, ApiKey.workspace_id == Workspace.id)
-        .where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
+        .join(WebSession, WebSession.api_key_id == ApiKey.id)
+        .where(WebSession.token_hash == hash_api_key(session_secret), WebSession.expires_at > utcnow(),
+               ApiKey.revoked_at.is_(None))
     )
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
 async def optional_user(request: Request, session: SessionDep) -> WebUser | None:
-    """The signed-in user, or None (no cookie, a forged or expired one, or a revoked key)."""
+    """The signed-in user, or None (no cookie, a forged, expired or ended one, or a revoked key)."""
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
     box = _box(request)
-    key_hash = parse_session_token(box, token)
-    if key_hash is None:
+    session_secret = parse_session_token(box, token)
+    if session_secret is None:
         return None
-    workspace = await workspace_for_key_hash(session, key_hash)
+    workspace = await workspace_for_session(session, session_secret)
     if workspace is None:
         return None
     return WebUser(workspace, token, csrf_token(box, token))

@@ -2,14 +2,35 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import ApiKey, Workspace
-from app.security import hash_api_key, new_api_key
+from app.security import ConfigError, hash_api_key, new_api_key
 from app.timeutil import utcnow
 
 DEFAULT_WORKSPACE = "default"
+BOOTSTRAP_KEY_MIN_LENGTH = 24
+
+
+class BootstrapKey(StrEnum):
+    """What start-up found for ``SMM_BOOTSTRAP_API_KEY``."""
+
+    ADDED = "added"
+    PRESENT = "present"
+    REVOKED = "revoked"
+
+
+def check_bootstrap_key(key: str | None) -> None:
+    """Refuse a bootstrap key short enough to guess (``ConfigError`` with the reason; the key is not shown)."""
+    if key is not None and len(key.strip()) < BOOTSTRAP_KEY_MIN_LENGTH:
+        raise ConfigError(
+            f"SMM_BOOTSTRAP_API_KEY is {len(key.strip())} characters long; it must have at least "
+            f"{BOOTSTRAP_KEY_MIN_LENGTH}, because it signs in to the workspace and a short key can be guessed. "
+            "Use a key from `smm keys create`, or unset SMM_BOOTSTRAP_API_KEY to get one printed on the first start."
+        )
 
 
 async def ensure_workspace(session: AsyncSession, name: str) -> Workspace:
@@ -33,15 +54,14 @@ async def add_key(
     return plaintext, record
 
 
-async def ensure_key(session: AsyncSession, workspace: Workspace, key: str) -> bool:
-    """Make ``key`` a valid key of ``workspace``; True when it had to be added."""
+async def ensure_key(session: AsyncSession, workspace: Workspace, key: str) -> BootstrapKey:
+    """Make ``key`` a key of ``workspace`` unless it exists; a revoked key stays revoked (it is never revived)."""
     stmt = select(ApiKey).where(ApiKey.key_hash == hash_api_key(key))
     existing = (await session.execute(stmt)).scalar_one_or_none()
     if existing is not None:
-        existing.workspace_id, existing.revoked_at = workspace.id, None
-        return False
+        return BootstrapKey.REVOKED if existing.revoked_at is not None else BootstrapKey.PRESENT
     await add_key(session, workspace, key, name="bootstrap")
-    return True
+    return BootstrapKey.ADDED
 
 
 async def any_key(session: AsyncSession) -> bool:

@@ -1,0 +1,101 @@
+"""A real `smm serve` process for tests: started with given settings, waited for, stopped cleanly, its log kept."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from app.config import Settings
+from tests.conftest import API_KEY, SECRET_KEY
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def smm_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment of an `smm` process on the test database (no SMM_ setting of the caller leaks in)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SMM_")}
+    env.update({"SMM_DATABASE_URL": settings.effective_database_url, "SMM_DATA_DIR": str(settings.data_dir),
+                "SMM_SECRET_KEY": SECRET_KEY, "SMM_BOOTSTRAP_API_KEY": API_KEY, "SMM_HOST": "127.0.0.1",
+                "SMM_SAFETY_TICK": "3600", "SMM_LOG_LEVEL": "INFO"})
+    env.update(extra)
+    return env
+
+
+def smm(env: dict[str, str], *args: str, input: str | None = None, timeout: float = 120
+        ) -> subprocess.CompletedProcess[str]:
+    """Run one `smm` command to its end."""
+    return subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, input=input, timeout=timeout)
+
+
+@dataclass
+class Served:
+    """One running `smm serve`; ``api`` is an httpx client with the bootstrap key."""
+
+    proc: subprocess.Popen[bytes]
+    base: str
+    log_path: Path
+    api: httpx.Client
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        self.api.close()
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=30)
+
+
+def serve(env: dict[str, str], log_path: Path, ready_timeout: float = 60) -> Served:
+    """Start `smm serve` on a free port and wait until it answers ``/readyz``."""
+    port = free_port()
+    env = {**env, "SMM_PORT": str(port)}
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve"], cwd=ROOT, env=env, stdout=log,
+                                stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + ready_timeout
+    while True:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(f"smm serve did not start:\n{log_path.read_text(errors='replace')}")
+        time.sleep(0.2)
+    api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30)
+    return Served(proc, base, log_path, api)
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 60, interval: float = 0.3) -> Any:
+    """Poll ``check`` until it returns something truthy (returned), or fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting after {timeout} s (last value: {value!r})")
+        time.sleep(interval)
