@@ -39,7 +39,7 @@ from app.web.session import (
     CsrfRejected,
     check_csrf,
     parse_session_token,
-    workspace_for_key_hash,
+    workspace_for_session,
 )
 
 SANDBOX_PLATFORMS = ("telegram", "vk", "facebook", "instagram")
@@ -157,8 +157,8 @@ async def sandbox_workspace(request: Request, session: SessionDep) -> Workspace:
         return workspace
     box: CredentialBox = request.app.state.box
     token = request.cookies.get(SESSION_COOKIE)
-    key_hash = parse_session_token(box, token) if token else None
-    workspace = await workspace_for_key_hash(session, key_hash) if key_hash else None
+    secret = parse_session_token(box, token) if token else None
+    workspace = await workspace_for_session(session, secret) if secret else None
     if token is None or workspace is None:
         raise ApiError(401, "The sandbox control API needs your API key ('Authorization: Bearer <api key>') "
                             "or a signed-in session.")

@@ -23,8 +23,8 @@ from app.deps import CurrentWorkspace, SessionDep
 from app.errors import ApiError, NotFound
 from app.models import MediaFile, Workspace
 from app.models.base import new_id
-from connectors.mediatypes import ACCEPTED_DESCRIPTION, MEDIA_TYPES, SNIFF_BYTES, recognise
 from app.openapi import errors
+from connectors.mediatypes import ACCEPTED_DESCRIPTION, MEDIA_TYPES, SNIFF_BYTES, recognise
 
 router = APIRouter(prefix="/media", tags=["media"])
 public_router = APIRouter(include_in_schema=False)

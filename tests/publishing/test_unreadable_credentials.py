@@ -7,7 +7,7 @@ import asyncio
 
 import httpx
 
-from app.scheduler import PublisherRunner
+from app.publishing.runner import PublisherRunner
 from app.security import CREDENTIALS_UNREADABLE, CredentialBox, new_secret_key
 from tests.conftest import make_channel
 from tests.publishing.conftest import Env, drain
