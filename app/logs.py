@@ -140,8 +140,6 @@ class RedactSecrets(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         redact = REDACTOR.redact
-        if isinstance(record.msg, str):
-            record.msg = redact(record.msg)
         if isinstance(record.args, tuple):
             record.args = tuple(_redacted_arg(a) for a in record.args)
         elif isinstance(record.args, Mapping):
@@ -150,8 +148,9 @@ class RedactSecrets(logging.Filter):
             message = record.getMessage()
         except Exception:  # a malformed call: let the handler report it as logging does
             return True
-        if redact(message) != message:  # a secret spread over the message and an argument
-            record.msg, record.args = redact(message), None
+        redacted = redact(message)
+        if redacted != message:  # in the format string itself, or spread over it and an argument
+            record.msg, record.args = redacted, None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
