@@ -140,27 +140,31 @@ class RedactSecrets(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         redact = REDACTOR.redact
-        if isinstance(record.msg, str):
-            record.msg = redact(record.msg)
-        if isinstance(record.args, tuple):
-            record.args = tuple(_redacted_arg(a) for a in record.args)
-        elif isinstance(record.args, Mapping):
-            record.args = {k: _redacted_arg(v) for k, v in record.args.items()}
         try:
             message = record.getMessage()
         except Exception:  # a malformed call: let the handler report it as logging does
             return True
-        if redact(message) != message:  # a secret spread over the message and an argument
-            record.msg, record.args = redact(message), None
+        if redact(message) != message:  # only then is the record rewritten (one check on the clean path)
+            if isinstance(record.args, tuple):
+                record.args = tuple(_redacted_arg(a) for a in record.args)
+            elif isinstance(record.args, Mapping):
+                record.args = {k: _redacted_arg(v) for k, v in record.args.items()}
+            message = record.getMessage()
+            redacted = redact(message)
+            if redacted != message:  # in the format string itself, or spread over it and an argument
+                record.msg, record.args = redacted, None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
             record.exc_text = redact(record.exc_text)
         if record.stack_info:
             record.stack_info = redact(record.stack_info)
-        for name, value in list(record.__dict__.items()):
-            if name not in _STANDARD and not name.startswith("_"):
-                setattr(record, name, _redacted_arg(value))
+        extras = [name for name in record.__dict__ if name not in _STANDARD and not name.startswith("_")]
+        if extras:
+            shown = "\n".join(str(record.__dict__[name]) for name in extras)
+            if redact(shown) != shown:
+                for name in extras:
+                    setattr(record, name, _redacted_arg(record.__dict__[name]))
         return True
 
 

@@ -10,6 +10,7 @@ failures arrive.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -38,11 +39,23 @@ class Refusal:
         return f"Too many sign-in attempts {source}. Try again in {minutes} {unit}."
 
 
+def client_network(address: str) -> str:
+    """What counts as one client: the IPv4 address, or the IPv6 /64 (one host can pick any address in it)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 6 and ip.ipv4_mapped is None:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip.ipv4_mapped or ip) if ip.version == 6 else str(ip)
+
+
 def _buckets(address: str, key: str) -> dict[str, str]:
     def digest(value: str) -> str:
         return hashlib.sha256(value.encode()).hexdigest()
 
-    return {"address": digest(f"address:{address}"), "key": digest(f"prefix:{key[:KEY_PREFIX_LENGTH]}")}
+    return {"address": digest(f"address:{client_network(address)}"),
+            "key": digest(f"prefix:{key[:KEY_PREFIX_LENGTH]}")}
 
 
 async def refusal(session: AsyncSession, settings: Settings, address: str, key: str,

@@ -4,22 +4,21 @@ both when the send was about to start and when a lost lease is recovered (the pl
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+from typing import Any
 
 import httpx
 
-from app.publishing.runner import PublisherRunner
 from app.security import CREDENTIALS_UNREADABLE, CredentialBox, new_secret_key
 from tests.conftest import make_channel
 from tests.publishing.conftest import Env, drain
 from tests.publishing.test_outcomes import queue
 
 
-def other_key_runner(env: Env) -> PublisherRunner:
-    """A publisher started with a different SMM_SECRET_KEY than the one the channel was connected under."""
-    runner = PublisherRunner(env.settings, env.maker, env.hub, CredentialBox(new_secret_key()), "other-key",
-                             clock=env.clock)
-    env.runners.append(runner)
-    return runner
+def other_key_runner(env: Env) -> Any:
+    """A publisher started with a different SMM_SECRET_KEY than the one the channel was connected under (it is
+    stopped with the others: same ``runners`` list)."""
+    return dataclasses.replace(env, box=CredentialBox(new_secret_key())).runner()
 
 
 async def test_a_due_post_fails_with_the_sentence_and_holds_the_channel(env: Env, api: httpx.AsyncClient) -> None:

@@ -87,3 +87,15 @@ async def test_the_limit_lifts_after_its_window(database_url: str, tmp_path: Pat
             assert time.monotonic() < deadline, r.text
             await asyncio.sleep(0.5)
         assert r.status_code == 303
+
+
+async def test_an_ipv6_client_counts_as_its_64_network(app: Any) -> None:
+    limit = app.state.settings.login_max_failures
+    for i in range(limit):  # a host may use any address of its /64: one client
+        async with browser_at(app, f"2001:db8:1:2::{i + 1:x}") as host:
+            await sign_in(host, f"{i:03d}-distinct-prefix-bbbbbbbbbbbbbbbbbb")
+    async with browser_at(app, "2001:db8:1:2::ffff") as same_network:
+        r = await sign_in(same_network, API_KEY)
+        assert r.status_code == 429 and "from your address" in r.text
+    async with browser_at(app, "2001:db8:1:3::1") as next_network:
+        assert (await sign_in(next_network)).status_code == 303
