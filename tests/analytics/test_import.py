@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -120,9 +119,7 @@ async def test_ten_thousand_rows_import_quickly(client: httpx.AsyncClient, app: 
     ch = await make_channel(client)
     body = to_csv(planted_rows(10_000, "Europe/Moscow", peak=None, weeks=200))
     assert len(body) < 1024 * 1024
-    started = time.perf_counter()
     r = await upload(client, ch["id"], body)
-    elapsed = time.perf_counter() - started
     assert r.status_code == 200 and r.json()["imported"] == 10_000, r.text[:300]
     assert len(await _posts(app, ch["id"])) == 10_000
 
