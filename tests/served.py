@@ -66,6 +66,21 @@ class Served:
                 self.proc.wait(timeout=30)
 
 
+def wait_ready(proc: subprocess.Popen[bytes], base: str, log_path: Path, timeout: float = 60) -> None:
+    """Wait until the service at ``base`` answers ``/readyz`` 200; kill it and fail with its log otherwise."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(f"smm serve did not start:\n{log_path.read_text(errors='replace')}")
+        time.sleep(0.2)
+
+
 def serve(env: dict[str, str], log_path: Path, ready_timeout: float = 60) -> Served:
     """Start `smm serve` on a free port and wait until it answers ``/readyz``."""
     port = free_port()
@@ -74,17 +89,7 @@ def serve(env: dict[str, str], log_path: Path, ready_timeout: float = 60) -> Ser
         proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve"], cwd=ROOT, env=env, stdout=log,
                                 stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + ready_timeout
-    while True:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise AssertionError(f"smm serve did not start:\n{log_path.read_text(errors='replace')}")
-        time.sleep(0.2)
+    wait_ready(proc, base, log_path, ready_timeout)
     api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30)
     return Served(proc, base, log_path, api)
 

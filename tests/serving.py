@@ -4,25 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
-
 from app.config import Settings
 from tests.conftest import API_KEY, SECRET_KEY
+from tests.served import free_port, wait_ready
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def service_env(settings: Settings, port: int, **extra: str) -> dict[str, str]:
@@ -45,15 +36,7 @@ def smm_serve(settings: Settings, **extra: str) -> Iterator[str]:
                                 env=service_env(settings, port, **extra), stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, log_path.read_text()
-            time.sleep(0.2)
+        wait_ready(proc, base, log_path)
         yield base
     finally:
         proc.terminate()

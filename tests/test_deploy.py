@@ -10,7 +10,6 @@ safety tick (``SMM_SAFETY_TICK=3600``).
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ import yaml
 
 from app.config import Settings
 from tests.conftest import API_KEY, BACKEND, SECRET_KEY
+from tests.served import free_port, wait_ready
 
 pytestmark = [
     pytest.mark.slow,
@@ -38,12 +38,6 @@ def compose_services() -> dict[str, Any]:
     return services
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _command(service: dict[str, Any]) -> list[str]:
     command = list(service["command"])
     assert command[0] == "smm", command
@@ -54,7 +48,7 @@ def _command(service: dict[str, Any]) -> list[str]:
 def topology(settings: Settings) -> Iterator[tuple[str, list[subprocess.Popen[bytes]]]]:
     """The compose file's api and worker services as processes; yields the API's URL and the worker processes."""
     services = compose_services()
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SMM_")}
     for name, value in services["api"]["environment"].items():  # the compose file's settings, made local
         env[name] = str(value)
@@ -76,15 +70,7 @@ def topology(settings: Settings) -> Iterator[tuple[str, list[subprocess.Popen[by
     base = f"http://127.0.0.1:{port}"
     try:
         api = start("api", services["api"])
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert api.poll() is None and time.monotonic() < deadline, logs()
-            time.sleep(0.3)
+        wait_ready(api, base, settings.data_dir / "api-0.log")
         worker = services["worker"]
         workers = [start("worker", worker) for _ in range(int(worker.get("deploy", {}).get("replicas", 1)))]
         yield base, workers
