@@ -52,8 +52,10 @@ async def session_scope(maker: async_sessionmaker[AsyncSession]) -> AsyncIterato
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's unit of work: committed when the route returns, *before* the response is sent (``scope=
+    "function"``), so a 2xx always means stored; a failed commit answers an error instead."""
     async with session_scope(request.app.state.sessionmaker) as session:
         yield session
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

@@ -13,6 +13,7 @@ from app.channels.schemas import ChannelCreate, ChannelOut, ChannelUpdate, check
 from app.errors import ApiError, NotFound
 from app.models import Channel, Workspace
 from app.platforms import ConnectorHub
+from app.publishing.wakeup import schedule_changed
 from app.security import CREDENTIALS_UNREADABLE, CredentialBox, CredentialsUnreadable
 from app.timeutil import utcnow
 from connectors.base import Credentials
@@ -107,6 +108,7 @@ async def update(
     session: AsyncSession, workspace: Workspace, channel_id: str, data: ChannelUpdate, box: CredentialBox
 ) -> Channel:
     channel = await get(session, workspace, channel_id)
+    was = channel.status
     if data.name is not None:
         channel.name = data.name.strip()
     if data.timezone is not None:
@@ -123,7 +125,14 @@ async def update(
         channel.status_reason = None
     channel.updated_at = utcnow()
     await session.flush()
+    await _woken(session, was, channel)
     return channel
+
+
+async def _woken(session: AsyncSession, was: str, channel: Channel) -> None:
+    """A channel that may send again: its due posts go out now, not at the next safety tick."""
+    if channel.status == "active" and was != "active":
+        await schedule_changed(session)
 
 
 async def delete(session: AsyncSession, workspace: Workspace, channel_id: str) -> None:
@@ -140,6 +149,7 @@ async def verify(
     """Ask the platform whether the credentials can publish; records what it said on the channel."""
     channel = await get(session, workspace, channel_id)
     connector = hub.get(channel.platform, channel.sandbox)
+    was = channel.status
     try:
         info = await connector.verify(Credentials(box.open(channel.credentials_sealed)))
     except AuthError as exc:
@@ -157,6 +167,7 @@ async def verify(
             channel.status = "active"
         channel.status_reason = None
     await session.flush()
+    await _woken(session, was, channel)
     return channel
 
 
@@ -189,8 +200,12 @@ async def reseal_all(session: AsyncSession, old: CredentialBox, new: CredentialB
                             "those channels first.")
     for channel, sealed in resealed:
         channel.credentials_sealed = sealed
+    woken = False
     for channel in channels:  # held only because this key could not open them: they can publish again
         if channel.status == "needs_reauth" and (channel.status_reason or "").startswith(CREDENTIALS_UNREADABLE):
             channel.status, channel.status_reason = "active", None
+            woken = True
     await session.flush()
+    if woken:
+        await schedule_changed(session)
     return len(resealed)

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Request
 from app.deps import CurrentWorkspace, SessionDep
 from app.plan import service
 from app.plan.schemas import FillIn, FillOut
-from app.publishing.runner import schedule_changed
 
 router = APIRouter(prefix="/plan", tags=["plan"])
 
@@ -20,6 +19,5 @@ async def fill(data: FillIn, request: Request, session: SessionDep, workspace: C
     ``confirm: true`` schedules the same plan and wakes the scheduler."""
     out = await service.fill(session, workspace, data, request.app.state.hub, request.app.state.settings)
     if out["committed"]:
-        await session.commit()
-        await schedule_changed(request.app)
+        await session.commit()  # the posts service asked for the wake-up; it goes out with this commit
     return out

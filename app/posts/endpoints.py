@@ -18,15 +18,9 @@ from app.pagination import Limit, decode_cursor, encode_cursor
 from app.posts import repository as repo
 from app.posts import service
 from app.posts.schemas import AttemptOut, PostCreate, PostList, PostOut, PostUpdate
-from app.publishing.runner import schedule_changed
 from app.timeutil import TimeInputError, parse_instant
 
 router = APIRouter(prefix="/posts", tags=["posts"])
-
-
-async def _wake(request: Request) -> None:
-    """Tell the schedulers that due times changed (re-arms their timers)."""
-    await schedule_changed(request.app)
 
 
 def _fingerprint(body: bytes) -> str:
@@ -64,7 +58,6 @@ async def create_post(
         if idempotency_key and (replayed := await _replay(request, session, workspace, idempotency_key)):
             return replayed
         raise
-    await _wake(request)
     return Response(body, status_code=201, media_type="application/json")
 
 
@@ -127,7 +120,6 @@ async def update_post(
                                 public_base=settings.effective_public_base_url, media_dir=settings.media_dir)
     out = await service.to_out(session, workspace, post)
     await session.commit()
-    await _wake(request)
     return out
 
 
@@ -136,7 +128,6 @@ async def cancel_post(post_id: str, request: Request, session: SessionDep, works
     post = await service.cancel(session, workspace, post_id)
     out = await service.to_out(session, workspace, post)
     await session.commit()
-    await _wake(request)
     return out
 
 
@@ -145,7 +136,6 @@ async def retry_post(post_id: str, request: Request, session: SessionDep, worksp
     post = await service.retry(session, workspace, post_id)
     out = await service.to_out(session, workspace, post)
     await session.commit()
-    await _wake(request)
     return out
 
 

@@ -21,6 +21,7 @@ from app.platforms import ConnectorHub
 from app.posts import repository as repo
 from app.posts.content import build_content, summarise
 from app.posts.schemas import MediaIn, OverrideIn, PostCreate, PostOut, PostUpdate, TargetOut
+from app.publishing.wakeup import schedule_changed
 from app.timeutil import TimeInputError, get_zone, parse_instant, utcnow
 from connectors.base import Problem
 from connectors.fetch import FetchPolicy, FetchRefused, check_url
@@ -174,6 +175,8 @@ async def create(
                                                 spacing=settings.min_post_spacing)
         post.order_at = post.scheduled_at
     await insert_post(session, post, channels, overrides)
+    if post.scheduled_at is not None:
+        await schedule_changed(session)
     return post
 
 
@@ -284,6 +287,8 @@ async def update(
     validate_content(post, channels, {t.channel_id: t.overrides for t in targets}, hub, media_dir)
     post.updated_at = now
     await session.flush()
+    if "scheduled_at" in fields and post.scheduled_at is not None:
+        await schedule_changed(session)
     return post
 
 
@@ -318,4 +323,5 @@ async def retry(session: AsyncSession, workspace: Workspace, post_id: str, now: 
         raise Conflict("Nothing to retry: only failed or needs_check targets can be retried.")
     post.updated_at = now
     await session.flush()
+    await schedule_changed(session)
     return post

@@ -18,7 +18,6 @@ import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import text
@@ -32,12 +31,12 @@ from app.platforms import ConnectorHub
 from app.publishing import repository as repo
 from app.publishing.engine import Publisher
 from app.publishing.repository import Job
+from app.publishing.wakeup import NOTIFY_CHANNEL, Receiver
 from app.security import CredentialBox
 from app.timeutil import utcnow
 
 log = logging.getLogger("smm.scheduler")
 
-NOTIFY_CHANNEL = "smm_schedule"
 SWEEP_INTERVAL_S = 5.0
 COALESCE_S = 0.01  # finished sends within this window share one claim
 MISSED_CHECK_S = 5.0  # how often the dispatcher looks for posts past the missed grace
@@ -87,6 +86,7 @@ class PublisherRunner:
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         self._listener: object | None = None
+        self._receiver = Receiver(settings.effective_database_url, self.notify)  # see app/publishing/wakeup.py
         self._armed_for: datetime | None = None
         self._missed_checked: datetime | None = None
         # channel id -> loop time before which its connector would make a new send wait (per-chat pacing):
@@ -117,6 +117,7 @@ class PublisherRunner:
         self.scheduler.start()
         self._loop_task = asyncio.create_task(self._dispatch_loop(), name="smm-dispatch")
         await self._listen()
+        self._receiver.start()
         await self.sweep()
         self.notify()
         log.info("scheduler.started", extra={"owner": self.owner})
@@ -130,6 +131,7 @@ class PublisherRunner:
             self._loop_task.cancel()
             await asyncio.gather(self._loop_task, return_exceptions=True)
         await self._unlisten()
+        self._receiver.close()
         if self._cooling_wake is not None:
             self._cooling_wake[1].cancel()
         pending = list(self.inflight.values())
@@ -319,12 +321,3 @@ class PublisherRunner:
             except Exception:
                 log.debug("scheduler.listen.close_failed", exc_info=True)
 
-
-async def schedule_changed(app: Any) -> None:
-    """Due times changed: wake this process's scheduler, and (PostgreSQL) every worker via NOTIFY."""
-    runner: PublisherRunner | None = app.state.runner
-    if runner is not None:
-        runner.notify()
-    if app.state.engine.dialect.name == "postgresql":
-        async with app.state.engine.begin() as conn:
-            await conn.execute(text("SELECT pg_notify(:c, '')"), {"c": NOTIFY_CHANNEL})

@@ -7,7 +7,6 @@ from fastapi import APIRouter, Request
 from app.deps import BoxDep, CurrentWorkspace, SessionDep
 from app.openapi import errors
 from app.pagination import Limit, decode_cursor, encode_cursor
-from app.publishing.runner import schedule_changed
 from app.series import repository as repo
 from app.series import service
 from app.series.schemas import SeriesCreate, SeriesList, SeriesOut, SeriesUpdate
@@ -22,7 +21,6 @@ async def create_series(
     series = await service.create(session, workspace, data, request.app.state.hub, request.app.state.settings)
     out = await service.answer(series)
     await session.commit()
-    await schedule_changed(request.app)
     return out
 
 
@@ -49,7 +47,6 @@ async def update_series(
     series = await service.update(session, workspace, series_id, data, request.app.state.settings)
     out = await service.answer(series)
     await session.commit()
-    await schedule_changed(request.app)
     return out
 
 
@@ -57,4 +54,3 @@ async def update_series(
 async def delete_series(series_id: str, request: Request, session: SessionDep, workspace: CurrentWorkspace) -> None:
     await service.delete(session, workspace, series_id)
     await session.commit()
-    await schedule_changed(request.app)

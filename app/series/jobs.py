@@ -10,9 +10,7 @@ from app.series import service
 def _materialise(runner: PublisherRunner) -> PeriodicJob:
     async def job() -> None:
         async with session_scope(runner.maker) as session:
-            made, _ = await service.run_all(session, runner.clock(), runner.settings.series_horizon_days)
-        if made:
-            runner.notify()
+            await service.run_all(session, runner.clock(), runner.settings.series_horizon_days)
 
     return job
 

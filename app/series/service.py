@@ -29,6 +29,7 @@ from app.models import Post, Series, Workspace
 from app.platforms import ConnectorHub
 from app.posts import repository as post_repo
 from app.posts import service as posts
+from app.publishing.wakeup import schedule_changed
 from app.series import repository as repo
 from app.series.rules import FIRE_WITHIN_YEARS, PREVIEW_DAYS, Rule, estimate_count, first_fire, occurrences, trigger
 from app.series.schemas import SeriesCreate, SeriesOut, SeriesUpdate
@@ -210,6 +211,8 @@ async def materialize(session: AsyncSession, series: Series, now: datetime, hori
     if series.ends_at is not None and series.ends_at <= now:
         series.status = "ended"
     await session.flush()
+    if made:
+        await schedule_changed(session)  # outside the savepoints above: a NOTIFY inside one would go with it
     return made
 
 

@@ -31,13 +31,6 @@ from app.web.session import CsrfUserDep, UserDep, WebUser
 router = APIRouter(include_in_schema=False)
 
 
-def wake_scheduler(request: Request) -> None:
-    """Tell the scheduler that due times changed (a no-op when this process runs none)."""
-    notify = getattr(request.app.state, "notify_schedule_changed", None)
-    if notify is not None:
-        notify()
-
-
 async def _compose_page(
     request: Request, session: AsyncSession, user: WebUser, state: ComposeState, errors: Errors | None = None,
     *, status_code: int = 200, notice: str = "",
@@ -96,7 +89,6 @@ async def create_post(request: Request, session: SessionDep, user: CsrfUserDep) 
                                    status_code=exc.status if exc.status >= 400 else 422)
     post_id = post.id
     await session.commit()
-    wake_scheduler(request)
     return redirect(f"/posts/{post_id}?done={'auto' if state.when == 'auto' else 'created'}")
 
 

@@ -16,7 +16,6 @@ from app.posts import repository as post_repo
 from app.posts import service as post_service
 from app.posts.schemas import PostUpdate
 from app.timeutil import get_zone
-from app.web.compose_routes import wake_scheduler
 from app.web.insights import chosen_slot_reason
 from app.web.plan_view import rubric_class, zone_of
 from app.web.post_form import zone_options
@@ -105,7 +104,6 @@ async def _act(request: Request, session: AsyncSession, user: WebUser, post_id: 
             return render(request, "error.html", {"title": "Post not found", "message": missing.detail},
                           user=user, status_code=missing.status)
     await session.commit()
-    wake_scheduler(request)
     done = {"retry": "retried", "cancel": "cancelled"}.get(action, "rescheduled")
     return redirect(f"/posts/{post_id}?done={done}")
 
