@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -9,9 +11,13 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import event
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from app.config import Settings
+from app.errors import ApiError
+
+log = logging.getLogger("smm.db")
 
 
 def make_engine(settings: Settings) -> AsyncEngine:
@@ -53,9 +59,21 @@ async def session_scope(maker: async_sessionmaker[AsyncSession]) -> AsyncIterato
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's unit of work: committed when the route returns, *before* the response is sent (``scope=
-    "function"``), so a 2xx always means stored; a failed commit answers an error instead."""
-    async with session_scope(request.app.state.sessionmaker) as session:
-        yield session
+    "function"`` below), so a 2xx always means stored. A commit that fails answers 503 with a sentence."""
+    async with request.app.state.sessionmaker() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        try:
+            await session.commit()
+        except Exception as exc:  # whatever failed, the change is not stored: say so, never 2xx
+            log.error("db.commit_failed", extra={"path": request.url.path}, exc_info=True)
+            with contextlib.suppress(SQLAlchemyError):
+                await session.rollback()
+            raise ApiError(503, "The change could not be stored (the database did not accept the commit), so "
+                                "nothing was saved; try again in a moment.") from exc
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
