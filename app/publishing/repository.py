@@ -333,11 +333,17 @@ async def mark_missed(session: AsyncSession, now: datetime, grace: float) -> int
 
 
 async def next_due(session: AsyncSession, now: datetime) -> datetime | None:
-    """The earliest future due time (past-due ones are claimed now or retried by the safety tick)."""
+    """The earliest future instant something may be claimed: a due time, or the end of a channel's pacing
+    interval when it has a due post waiting (so every worker, not only the one that sent last, looks then)."""
     stmt = select(func.min(Target.next_attempt_at)).where(
         Target.status == TargetStatus.SCHEDULED, Target.next_attempt_at > now
     )
-    return (await session.execute(stmt)).scalar_one_or_none()
+    due = (await session.execute(stmt)).scalar_one_or_none()
+    waiting = exists().where(Target.channel_id == Channel.id, Target.status == TargetStatus.SCHEDULED,
+                             Target.next_attempt_at <= Channel.next_send_at)
+    paced_stmt = select(func.min(Channel.next_send_at)).where(Channel.next_send_at > now, waiting)
+    paced = (await session.execute(paced_stmt)).scalar_one_or_none()
+    return min((t for t in (due, paced) if t is not None), default=None)
 
 
 ORPHAN_AFTER_S = 5.0  # a target leased to a live worker that is not working on it (a lost claim answer)
