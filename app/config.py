@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     # publisher
     missed_grace: float = 3600.0
     claim_lease: float = 60.0
+    # a worker whose heartbeat is older than this is dead: the others take over its claims (heartbeats come
+    # every third of it)
+    worker_dead_after: float = Field(default=10.0, gt=0)
     shutdown_grace: float = 10.0
     safety_tick: float = 15.0
     max_attempts: int = 8

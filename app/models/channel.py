@@ -29,3 +29,6 @@ class Channel(IdMixin, TimestampMixin, Base):
     # when the publisher last claimed one of its posts: equally overdue channels are served longest-waiting
     # first, so a burst at 09:00 goes round the channels instead of draining one at its platform's pace
     last_claimed_at: Mapped[datetime | None] = mapped_column(default=None)
+    # the platform's per-chat pacing, shared by every worker: no claim of this channel before this instant
+    # (written with the outcome of each send: the previous request's answer + the platform's interval)
+    next_send_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -77,6 +77,12 @@ class Publisher:
         )
         self.writes = GroupCommit(maker)
 
+    def _pace(self, job: Job) -> tuple[Any, dict[str, Any]]:
+        """The channel's next allowed send: the platform's per-chat interval after this send's answer came
+        (its request reached the platform before that), for every worker (``channels.next_send_at``)."""
+        pace = self.hub.get(job.platform, job.sandbox).limits.per_chat_per_second
+        return repo.pace_channel(job.channel_id, self.clock() + timedelta(seconds=1.0 / pace if pace else 0.0))
+
     def content(self, job: Job) -> PostContent:
         return build_content(job.text, job.media, job.options, job.overrides, self.settings.media_dir)
 
@@ -147,6 +153,7 @@ class Publisher:
         await self.writes.execute(
             repo.mark_published(job.target_id, **values),
             repo.attempt_row(job.target_id, self.owner, started, now, AttemptOutcome.PUBLISHED, message=note),
+            self._pace(job),
         )
         log.info("publish.target.published", extra={"target": job.target_id, "platform": job.platform})
 
@@ -162,6 +169,7 @@ class Publisher:
             ))
             if auth:
                 await repo.set_channel_status(s, job.channel_id, ChannelStatus.NEEDS_REAUTH, exc.message)
+            await s.execute(*self._pace(job))
 
         await self.writes.run(write)
         log.warning("publish.target.failed", extra={"target": job.target_id, "error": type(exc).__name__})
@@ -197,6 +205,7 @@ class Publisher:
             ))
             if hold_channel:  # the platform's limit covers the channel's other posts too
                 await repo.hold_channel(s, job.channel_id, at)
+            await s.execute(*self._pace(job))
 
         await self.writes.run(write)
 
@@ -256,6 +265,7 @@ class Publisher:
                 type(exc).__name__,
                 f"{exc.message} (chat moved to {exc.new_chat_id}; the channel was updated and the post is sent again)",
             ))
+            await s.execute(*self._pace(job))
 
         await self.writes.run(write)
 
@@ -273,6 +283,7 @@ class Publisher:
                 lease_until=now + timedelta(seconds=self.settings.claim_lease), reason=exc.message, at=now,
                 count_attempt=True,
             )
+            await s.execute(*self._pace(job))
 
         await self.writes.run(write)
         return await self.reconcile(job.target_id, cause=exc)

@@ -23,6 +23,7 @@ from app.models.statuses import ChannelStatus, TargetStatus
 ACTIVE = ChannelStatus.ACTIVE
 _targets: Table = Target.__table__  # type: ignore[assignment]
 _attempts: Table = Attempt.__table__  # type: ignore[assignment]
+_channels: Table = Channel.__table__  # type: ignore[assignment]
 
 
 def _param(table: Any, column: str) -> Any:
@@ -73,6 +74,19 @@ def attempt_row(
     return ATTEMPT, {f"p_{k}": v for k, v in values.items()}
 
 
+# The channel's next allowed send (per-chat pacing across workers), written in the transaction that settles a
+# send: until it commits the channel has a target in flight, so no worker can claim it in between.
+PACED = update(_channels).where(_channels.c.id == _param(_channels, "id")).values(
+    next_send_at=_param(_channels, "next_send_at")
+)
+
+
+def pace_channel(channel_id: str, until: datetime) -> tuple[Any, dict[str, Any]]:
+    """No claim of the channel before ``until`` (:data:`PACED`), by any worker: queued with the send's outcome
+    (``GroupCommit.execute``) or written at once (``await session.execute(*pace_channel(...))``)."""
+    return PACED, {"p_id": channel_id, "p_next_send_at": until}
+
+
 def mark_published(target_id: str, **values: Any) -> tuple[Any, dict[str, Any]]:
     """Transition ``publishing``/``needs_check``/``scheduled`` → ``published``, as a statement for the group
     commit (:data:`PUBLISHED`): ``external_id, url, published_at, late_by_s, late, updated_at``."""
@@ -117,8 +131,10 @@ async def claim_due(
     The claim also records the send as started (``send_started_at``): the caller sends right away, so from
     the commit on, a crash leaves the outcome for recovery to establish (``find_published``) — never a resend.
 
-    Candidate channels are active, have a due target and nothing in flight; each one's due time is an index
-    seek on ``ix_targets_channel_due``, so the cost follows the number of channels, not the backlog.
+    Candidate channels are active, have a due target, nothing in flight and their ``next_send_at`` (the
+    platform's per-chat interval after the previous send, whichever worker made it) behind them; each one's
+    due time is an index seek on ``ix_targets_channel_due``, so the cost follows the number of channels, not
+    the backlog.
     PostgreSQL locks the candidate channels with ``FOR UPDATE SKIP LOCKED`` (two workers never pick the same
     channel), then moves each one's earliest due target to ``publishing``. SQLite does it all in one
     ``UPDATE ... RETURNING``: SQLite runs one writer at a time, so the statement is atomic.
@@ -165,7 +181,9 @@ def _claim_statements(dialect: str) -> _Claim:
         .where(inflight.channel_id == Channel.id, inflight.status == TargetStatus.PUBLISHING)
         .exists()
     )
-    ready = (Channel.status == ACTIVE, due_at <= now, ~busy, Channel.id.not_in(bindparam("exclude", expanding=True)))
+    paced = or_(Channel.next_send_at.is_(None), Channel.next_send_at <= now)
+    ready = (Channel.status == ACTIVE, due_at <= now, ~busy, paced,
+             Channel.id.not_in(bindparam("exclude", expanding=True)))
     order = (due_at, Channel.last_claimed_at.nulls_first())
     channel_ids: Any = bindparam("channel_ids", expanding=True)
     served = (
@@ -315,36 +333,76 @@ async def mark_missed(session: AsyncSession, now: datetime, grace: float) -> int
 
 
 async def next_due(session: AsyncSession, now: datetime) -> datetime | None:
-    """The earliest future due time (past-due ones are claimed now or retried by the safety tick)."""
+    """The earliest future instant something may be claimed: a due time, or the end of a channel's pacing
+    interval when it has a due post waiting (so every worker, not only the one that sent last, looks then)."""
     stmt = select(func.min(Target.next_attempt_at)).where(
         Target.status == TargetStatus.SCHEDULED, Target.next_attempt_at > now
     )
-    return (await session.execute(stmt)).scalar_one_or_none()
+    due = (await session.execute(stmt)).scalar_one_or_none()
+    waiting = exists().where(Target.channel_id == Channel.id, Target.status == TargetStatus.SCHEDULED,
+                             Target.next_attempt_at <= Channel.next_send_at)
+    paced_stmt = select(func.min(Channel.next_send_at)).where(Channel.next_send_at > now, waiting)
+    paced = (await session.execute(paced_stmt)).scalar_one_or_none()
+    return min((t for t in (due, paced) if t is not None), default=None)
 
 
-async def expired_leases(session: AsyncSession, now: datetime, limit: int = 100) -> list[tuple[str, str | None]]:
+ORPHAN_AFTER_S = 5.0  # a target leased to a live worker that is not working on it (a lost claim answer)
+
+
+def _recoverable(now: datetime, me: str, dead_after: float) -> Any:
+    """A ``publishing`` target whose claim nobody is working on: its lease ran out, or its owner's heartbeat
+    is older than ``dead_after`` (SIGKILL, power loss: no release), or it is leased to ``me`` and has not
+    changed for :data:`ORPHAN_AFTER_S` (the caller passes over the ones it is working on)."""
+    dead = select(Worker.id).where(
+        or_(Worker.heartbeat_at < now - timedelta(seconds=dead_after), Worker.stopped_at.is_not(None))
+    )
+    return or_(
+        Target.lease_expires_at.is_(None),
+        Target.lease_expires_at < now,
+        Target.lease_owner.in_(dead.scalar_subquery()),
+        (Target.lease_owner == me) & (Target.updated_at < now - timedelta(seconds=ORPHAN_AFTER_S)),
+    )
+
+
+async def expired_leases(
+    session: AsyncSession, now: datetime, *, me: str = "", dead_after: float = float("inf"), limit: int = 100
+) -> list[tuple[str, str | None]]:
+    """Targets to recover (see :func:`_recoverable`), oldest lease first, with their current owner."""
     stmt = (
         select(Target.id, Target.lease_owner)
-        .where(Target.status == TargetStatus.PUBLISHING,
-               or_(Target.lease_expires_at.is_(None), Target.lease_expires_at < now))
+        .where(Target.status == TargetStatus.PUBLISHING, _recoverable(now, me, _finite(dead_after)))
         .order_by(Target.lease_expires_at)
         .limit(limit)
     )
     return [(tid, owner) for tid, owner in (await session.execute(stmt)).all()]
 
 
+def _finite(seconds: float) -> float:
+    return min(seconds, 10 * 365 * 86400.0)
+
+
 async def take_over(
-    session: AsyncSession, target_id: str, old_owner: str | None, owner: str, now: datetime, lease: float
+    session: AsyncSession,
+    target_id: str,
+    old_owner: str | None,
+    owner: str,
+    now: datetime,
+    lease: float,
+    *,
+    dead_after: float = float("inf"),
 ) -> bool:
-    """Take an expired lease (for recovery); the old owner's late settle will then find nothing to update."""
+    """Take a claim nobody works on (for recovery), still held by ``old_owner``; its late settle will then
+    find nothing to update. Conditional on the same test as :func:`expired_leases`, so two sweepers never
+    both win and a worker that heart-beat again in between keeps its claim."""
     cond = [
         Target.id == target_id,
         Target.status == TargetStatus.PUBLISHING,
-        or_(Target.lease_expires_at.is_(None), Target.lease_expires_at < now),
+        _recoverable(now, owner, _finite(dead_after)),
     ]
     cond.append(Target.lease_owner == old_owner if old_owner is not None else Target.lease_owner.is_(None))
     result = await session.execute(
-        update(Target).where(*cond).values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=lease))
+        update(Target).where(*cond).values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=lease),
+                                           updated_at=now)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 

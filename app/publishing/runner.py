@@ -44,6 +44,17 @@ MISSED_CHECK_S = 5.0  # how often the dispatcher looks for posts past the missed
 PeriodicJob = Callable[[], Awaitable[object]]
 
 
+def heartbeat_interval(settings: Settings) -> float:
+    """Three heartbeats per ``SMM_WORKER_DEAD_AFTER`` (and per lease): one late beat is no death."""
+    return max(0.2, min(10.0, settings.claim_lease / 3, settings.worker_dead_after / 3))
+
+
+def sweep_interval(settings: Settings) -> float:
+    """The sweeper looks four times per ``SMM_WORKER_DEAD_AFTER``: a dead worker's claims are taken over
+    within about 1.25 × that after its last heartbeat."""
+    return max(0.2, min(SWEEP_INTERVAL_S, settings.worker_dead_after / 4))
+
+
 @dataclass(frozen=True)
 class Periodic:
     """A periodic job of another capability (series materialisation, engagement sync), declared in the domain's
@@ -87,6 +98,7 @@ class PublisherRunner:
         self._loop_task: asyncio.Task[None] | None = None
         self._listener: object | None = None
         self._receiver = Receiver(settings.effective_database_url, self.notify)  # see app/publishing/wakeup.py
+        self._wants_listen = False  # PostgreSQL: keep a LISTEN connection (heartbeats re-open a lost one)
         self._armed_for: datetime | None = None
         self._missed_checked: datetime | None = None
         # channel id -> loop time before which its connector would make a new send wait (per-chat pacing):
@@ -101,10 +113,8 @@ class PublisherRunner:
         s = self.settings
         common = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
         self.scheduler.add_job(self._tick, "interval", seconds=s.safety_tick, id="safety-tick", **common)
-        self.scheduler.add_job(self.sweep, "interval", seconds=SWEEP_INTERVAL_S, id="sweeper", **common)
-        self.scheduler.add_job(
-            self.heartbeat, "interval", seconds=max(1.0, min(10.0, s.claim_lease / 3)), id="heartbeat", **common
-        )
+        self.scheduler.add_job(self.sweep, "interval", seconds=sweep_interval(s), id="sweeper", **common)
+        self.scheduler.add_job(self.heartbeat, "interval", seconds=heartbeat_interval(s), id="heartbeat", **common)
         for p in self.periodic:
             job = self._exclusive(p.job_id, p.factory(self)) if p.exclusive else p.factory(self)
             if p.run_at_start:
@@ -166,9 +176,10 @@ class PublisherRunner:
             self._wake.clear()
             try:
                 await self.dispatch_once()
-            except Exception:  # the database may be briefly unavailable; the tick brings us back
+            except Exception:  # the database may be briefly unavailable (a restart): look again in a second
                 log.exception("scheduler.dispatch.error")
                 await asyncio.sleep(1.0)
+                self.notify()
 
     async def dispatch_once(self) -> int:
         """Claim what is due (as many as there are free slots), start the sends, arm the timer."""
@@ -279,13 +290,14 @@ class PublisherRunner:
             return 0
         now = self.clock()
         async with session_scope(self.maker) as s:
-            expired = await repo.expired_leases(s, now)
+            expired = await repo.expired_leases(s, now, me=self.owner, dead_after=self.settings.worker_dead_after)
         taken = 0
         for target_id, old_owner in expired:
             if target_id in self.inflight or len(self.inflight) >= self.settings.dispatch_concurrency:
                 continue
             async with session_scope(self.maker) as s:
-                ok = await repo.take_over(s, target_id, old_owner, self.owner, now, self.settings.claim_lease)
+                ok = await repo.take_over(s, target_id, old_owner, self.owner, now, self.settings.claim_lease,
+                                          dead_after=self.settings.worker_dead_after)
             if ok:
                 taken += 1
                 log.info("scheduler.lease.recovered", extra={"target": target_id, "from": old_owner})
@@ -297,6 +309,12 @@ class PublisherRunner:
         async with session_scope(self.maker) as s:
             await repo.heartbeat(s, self.worker, now)
             await repo.renew_leases(s, self.owner, list(self.inflight), now, self.settings.claim_lease)
+        listener = self._listener
+        if self._wants_listen and not self.stopping and (listener is None or listener.is_closed()):  # type: ignore[attr-defined]
+            # the database restarted under the LISTEN connection: listen again, and look for what we missed
+            self._listener = None
+            await self._listen()
+            self.notify()
 
     # cross-process wake-ups (PostgreSQL LISTEN/NOTIFY) ------------------------------------------------
 
@@ -304,6 +322,7 @@ class PublisherRunner:
         url = make_url(self.settings.effective_database_url)
         if not url.drivername.startswith("postgresql"):
             return
+        self._wants_listen = True
         try:
             import asyncpg
 

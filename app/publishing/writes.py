@@ -15,6 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql import Executable
 
@@ -27,6 +28,24 @@ Op = Callable[[AsyncSession], Awaitable[Any]]
 Rows = tuple[tuple[Executable, dict[str, Any]], ...]  # (shared statement, its parameters) pairs
 
 MAX_BATCH = 200
+# a write the database could not take because it was unreachable (restarting, failing over) is tried again
+# for this long: the sends it records happened, so their outcome must not be dropped
+UNREACHABLE_RETRY_S = 60.0
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """The error says the connection, not the statement, failed (worth the same write again)."""
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated or isinstance(exc, InterfaceError):
+            return True
+        if isinstance(exc, OperationalError) and "locked" in str(exc.orig):  # SQLite's busy writer
+            return True
+        exc = exc.orig if exc.orig is not None else exc
+    if isinstance(exc, (OSError, ConnectionError, asyncio.TimeoutError)):
+        return True
+    # asyncpg's, without importing the driver: CannotConnectNowError, ConnectionDoesNotExistError, ...
+    name = type(exc).__name__
+    return "Connect" in name or "Connection" in name or name in {"AdminShutdownError", "CrashShutdownError"}
 
 
 class GroupCommit:
@@ -86,8 +105,7 @@ class GroupCommit:
         self.batches += 1
         self.ops += len(batch)
         try:
-            async with session_scope(self.maker) as s:
-                results = await _apply(s, [item for item, _ in batch])
+            results = await self._apply_retrying([item for item, _ in batch])
         except Exception as exc:
             if len(batch) == 1:
                 _settle(batch[0][1], exc=exc)
@@ -97,8 +115,7 @@ class GroupCommit:
             log.warning("publish.group_commit.split", extra={"ops": len(batch)}, exc_info=True)
             for item, future in batch:
                 try:
-                    async with session_scope(self.maker) as s:
-                        (result,) = await _apply(s, [item])
+                    (result,) = await self._apply_retrying([item])
                 except Exception as exc:
                     _settle(future, exc=exc)
                 else:
@@ -106,6 +123,23 @@ class GroupCommit:
             return
         for (_, future), result in zip(batch, results, strict=True):
             _settle(future, result=result)
+
+    async def _apply_retrying(self, items: list[Op | Rows]) -> list[Any]:
+        """One transaction for ``items``; while the database is unreachable, the same transaction again (every
+        write of the publisher is conditional, so one that did commit before its answer was lost finds nothing
+        left to change the second time)."""
+        loop = asyncio.get_running_loop()
+        give_up, delay = loop.time() + UNREACHABLE_RETRY_S, 0.2
+        while True:
+            try:
+                async with session_scope(self.maker) as s:
+                    return await _apply(s, items)
+            except Exception as exc:
+                if not database_unreachable(exc) or loop.time() + delay > give_up:
+                    raise
+                log.warning("publish.group_commit.unreachable", extra={"ops": len(items), "retry_in": delay})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
 
 
 async def _apply(session: AsyncSession, items: list[Op | Rows]) -> list[Any]:
