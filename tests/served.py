@@ -1,13 +1,15 @@
-"""A real `smm serve` process for tests: started with given settings, waited for, stopped cleanly, its log kept."""
+"""Real `smm` processes for tests: `smm serve` started with given settings, waited for, stopped cleanly, its log
+kept; and one-off `smm` commands. The one place tests start the service (``tests/serving.py`` re-exports it)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,13 @@ def smm(env: dict[str, str], *args: str, input: str | None = None, timeout: floa
     """Run one `smm` command to its end."""
     return subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=ROOT, env=env, capture_output=True,
                           text=True, input=input, timeout=timeout)
+
+
+def smm_stdout(settings: Settings, *args: str) -> str:
+    """Run one `smm` command on the settings' database; it must succeed; its stdout."""
+    done = smm(smm_env(settings), *args)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 @dataclass
@@ -92,6 +101,17 @@ def serve(env: dict[str, str], log_path: Path, ready_timeout: float = 60) -> Ser
     wait_ready(proc, base, log_path, ready_timeout)
     api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30)
     return Served(proc, base, log_path, api)
+
+
+@contextlib.contextmanager
+def smm_serve(settings: Settings, **extra: str) -> Iterator[str]:
+    """Run `smm serve` on ``settings`` (log level WARNING unless ``extra`` says otherwise, log in the data dir's
+    ``serve.log``) until the block ends; yields its base URL once ``/readyz`` answers 200."""
+    served = serve(smm_env(settings, **{"SMM_LOG_LEVEL": "WARNING", **extra}), settings.data_dir / "serve.log")
+    try:
+        yield served.base
+    finally:
+        served.stop()
 
 
 def wait_for(check: Callable[[], Any], timeout: float = 60, interval: float = 0.3) -> Any:

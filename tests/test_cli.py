@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from app.config import Settings
-from tests.conftest import SECRET_KEY
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.served import smm as run_smm
+from tests.served import smm_env
 
 
 def smm(settings: Settings, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SMM_")}
-    env.update({"SMM_DATABASE_URL": settings.effective_database_url, "SMM_DATA_DIR": str(settings.data_dir),
-                "SMM_SECRET_KEY": SECRET_KEY})
-    result = subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=ROOT, env=env, capture_output=True,
-                            text=True, timeout=60)
+    result = run_smm(smm_env(settings), *args, timeout=60)
     if check:
         assert result.returncode == 0, result.stderr
     return result

@@ -3,55 +3,27 @@ through the service's own HTTP loopback to the mounted fake platforms."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from app.config import Settings
-from tests.conftest import API_KEY, SECRET_KEY
+from tests.conftest import API_KEY
+from tests.served import serve, smm_env
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
 def served(settings: Settings) -> Iterator[str]:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SMM_")}
-    env.update({"SMM_DATABASE_URL": settings.effective_database_url, "SMM_DATA_DIR": str(settings.data_dir),
-                "SMM_SECRET_KEY": SECRET_KEY, "SMM_BOOTSTRAP_API_KEY": API_KEY, "SMM_SANDBOX": "1",
-                "SMM_HOST": "127.0.0.1", "SMM_PORT": str(port), "SMM_LOG_LEVEL": "WARNING"})
-    log = (settings.data_dir / "serve.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve"], cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
+    running = serve(smm_env(settings, SMM_SANDBOX="1", SMM_LOG_LEVEL="WARNING"), settings.data_dir / "serve.log")
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, (settings.data_dir / "serve.log").read_text()
-            time.sleep(0.2)
-        yield base
+        yield running.base
     finally:
-        proc.terminate()
-        assert proc.wait(timeout=30) in (0, -15)  # a clean shutdown (uvicorn re-raises the SIGTERM it handled)
+        running.stop()
+        assert running.proc.returncode in (0, -15)  # a clean shutdown (uvicorn re-raises the SIGTERM it handled)
 
 
 def test_sandbox_publishes_on_every_platform_within_a_minute(served: str) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from app.config import Settings
 from tests.conftest import API_KEY
-from tests.serving import smm, smm_serve
+from tests.served import smm_serve, smm_stdout
 
 pytestmark = pytest.mark.slow
 CONTROL = "/sandbox/{platform}/_control"
@@ -68,7 +68,7 @@ def _signed_in(base: str, key: str) -> httpx.Client:
 
 
 def test_each_workspace_sees_and_resets_only_its_own_sandbox(served: str, settings: Settings) -> None:
-    key_b = smm(settings, "keys", "create", "--workspace", "other").strip()
+    key_b = smm_stdout(settings, "keys", "create", "--workspace", "other").strip()
     a, b = _api(served, API_KEY), _api(served, key_b)
     posts = _publish(a, "A") + _publish(b, "B")
     _wait_published(a, posts[:2])
@@ -129,7 +129,7 @@ def test_control_needs_a_key_and_offers_only_what_is_per_workspace(served: str, 
 
 
 def test_a_workspace_cannot_take_another_workspaces_sandbox_chat(served: str, settings: Settings) -> None:
-    key_b = smm(settings, "keys", "create", "--workspace", "other").strip()
+    key_b = smm_stdout(settings, "keys", "create", "--workspace", "other").strip()
     a, b = _api(served, API_KEY), _api(served, key_b)
     creds = {"bot_token": "123456789:AAEabcdefghijklmnopqrstuvwxyz012345", "chat_id": "@a_private_room"}
     body = {"platform": "telegram", "name": "room", "timezone": "UTC", "sandbox": True, "credentials": creds}

@@ -22,7 +22,7 @@ import pytest
 
 from app.config import Settings
 from tests.conftest import API_KEY
-from tests.serving import free_port, smm_serve
+from tests.served import free_port, smm_serve
 
 pytestmark = pytest.mark.slow
 MAX_EXAMPLES = 20

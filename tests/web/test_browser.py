@@ -13,9 +13,6 @@ import os
 import random
 import re
 import shutil
-import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -29,6 +26,7 @@ import httpx
 import pytest
 
 from tests.conftest import BACKEND, PG_SERVER, SECRET_KEY, _pg_admin
+from tests.served import serve
 
 pytestmark = pytest.mark.browser
 
@@ -53,17 +51,10 @@ def _admin(sql: str) -> None:
         pool.submit(asyncio.run, _pg_admin(sql)).result()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The real service (``smm serve``) on a free port, with the sandbox on and a known API key."""
     data = tmp_path_factory.mktemp("browser-data")
-    port = _free_port()
     pg_name = None
     if BACKEND == "postgres":
         pg_name = f"smm_browser_{uuid.uuid4().hex[:8]}"
@@ -73,32 +64,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         db_url = f"sqlite+aiosqlite:///{data / 'smm.db'}"
     env = {**os.environ, "SMM_SANDBOX": "1", "SMM_DATA_DIR": str(data), "SMM_DATABASE_URL": db_url,
            "SMM_BOOTSTRAP_API_KEY": KEY, "SMM_SECRET_KEY": SECRET_KEY, "SMM_HOST": "127.0.0.1",
-           "SMM_PORT": str(port), "SMM_LOG_LEVEL": "WARNING"}
-    smm = Path(sys.executable).with_name("smm")
-    log = (data / "server.log").open("wb")
-    proc = subprocess.Popen([str(smm), "serve"], env=env, cwd=str(ROOT), stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
+           "SMM_LOG_LEVEL": "WARNING"}
+    running = None
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"smm serve exited: {(data / 'server.log').read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("smm serve did not become ready in 60 s")
-            time.sleep(0.3)
-        yield base
+        running = serve(env, data / "server.log")
+        yield running.base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        if running is not None:
+            running.stop()
         if pg_name:
             _admin(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
 
