@@ -29,3 +29,8 @@ class Channel(IdMixin, TimestampMixin, Base):
     # when the publisher last claimed one of its posts: equally overdue channels are served longest-waiting
     # first, so a burst at 09:00 goes round the channels instead of draining one at its platform's pace
     last_claimed_at: Mapped[datetime | None] = mapped_column(default=None)
+    # what the platform says of the token (null: it does not expire / was not told); scopes as granted
+    token_expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    data_access_expires_at: Mapped[datetime | None] = mapped_column(default=None)  # Meta's 90-day data access
+    scopes: Mapped[list[Any] | None] = mapped_column(default=None)
+    token_refreshed_at: Mapped[datetime | None] = mapped_column(default=None)
