@@ -115,11 +115,18 @@ def served(settings: Settings, tmp_path: Path, fakes: dict[str, Any]) -> Iterato
         service.stop()
 
 
-def channels(served: Served) -> list[dict[str, Any]]:
-    return list(served.api.get("/api/v1/channels").json()["items"])
+def channels(served: Served, platform: str) -> list[dict[str, Any]]:
+    return [c for c in served.api.get("/api/v1/channels").json()["items"] if c["platform"] == platform]
 
 
-def test_facebook_pages_connect_refusals_and_reconnect(served: Served, fakes: dict[str, Any]) -> None:
+def test_sign_in_flows_end_to_end(served: Served, fakes: dict[str, Any]) -> None:
+    """One served process for the three platforms (starting one costs more than the flows)."""
+    facebook_pages_connect_refusals_and_reconnect(served, fakes)
+    instagram_login_long_lived_token(served, fakes)
+    vk_communities_with_pkce_and_missing_right(served, fakes)
+
+
+def facebook_pages_connect_refusals_and_reconnect(served: Served, fakes: dict[str, Any]) -> None:
     person = Browser(served.base)
     person.sign_in()
     dialog = person.get("/connect/facebook")
@@ -136,7 +143,7 @@ def test_facebook_pages_connect_refusals_and_reconnect(served: Served, fakes: di
 
     done = person.pick(page, "facebook", ["501", "502"])
     assert done.status_code == 200
-    [channel] = channels(served)  # the Page without CREATE_CONTENT was not connectable
+    [channel] = channels(served, "facebook")  # the Page without CREATE_CONTENT was not connectable
     assert channel["name"] == "Bakery" and channel["token_expires_at"] is None and channel["warnings"] == []
     post = served.api.post("/api/v1/posts", json={"text": "Fresh bread", "channel_ids": [channel["id"]],
                                                   "scheduled_at": "now"})
@@ -161,7 +168,7 @@ def test_facebook_pages_connect_refusals_and_reconnect(served: Served, fakes: di
 
     # denied consent
     denied = person.consent(person.get("/connect/facebook"), decision="deny")
-    assert denied.status_code == 400 and "cancelled" in denied.text and not channels(served)[1:]
+    assert denied.status_code == 400 and "cancelled" in denied.text and not channels(served, "facebook")[1:]
 
     # missing permission: the person unticks pages_manage_posts
     page = person.consent(person.get("/connect/facebook"), grant=["pages_show_list", "pages_read_engagement"])
@@ -172,7 +179,7 @@ def test_facebook_pages_connect_refusals_and_reconnect(served: Served, fakes: di
     page = person.consent(person.get("/connect/facebook"))
     assert "already a channel" in page.text
     person.pick(page, "facebook", ["501"])
-    [again] = channels(served)
+    [again] = channels(served, "facebook")
     assert again["id"] == channel["id"] and again["name"] == "Bakery (main)"
 
     log = served.log()
@@ -183,13 +190,13 @@ def test_facebook_pages_connect_refusals_and_reconnect(served: Served, fakes: di
     assert APP_SECRET not in log
 
 
-def test_instagram_login_long_lived_token(served: Served, fakes: dict[str, Any]) -> None:
+def instagram_login_long_lived_token(served: Served, fakes: dict[str, Any]) -> None:
     person = Browser(served.base)
     person.sign_in()
     page = person.consent(person.get("/connect/instagram"))
     assert "@bakery.shop" in page.text and "token valid until" in page.text
     person.pick(page, "instagram", ["17841400000000777"])
-    [channel] = channels(served)
+    [channel] = channels(served, "instagram")
     assert channel["platform"] == "instagram" and channel["token_expires_at"] is not None
     assert channel["warnings"] == []
     log = served.log()
@@ -197,7 +204,7 @@ def test_instagram_login_long_lived_token(served: Served, fakes: dict[str, Any])
         assert token not in log
 
 
-def test_vk_communities_with_pkce_and_missing_right(served: Served, fakes: dict[str, Any]) -> None:
+def vk_communities_with_pkce_and_missing_right(served: Served, fakes: dict[str, Any]) -> None:
     person = Browser(served.base)
     person.sign_in()
     dialog = person.get("/connect/vk")
@@ -208,22 +215,21 @@ def test_vk_communities_with_pkce_and_missing_right(served: Served, fakes: dict[
     page = person.consent(person.get("/connect/vk"))
     assert "Bakery club" in page.text and "Read only" not in page.text  # a moderator cannot post
     person.pick(page, "vk", ["-77"])
-    [channel] = channels(served)
+    [channel] = channels(served, "vk")
     assert channel["name"] == "Bakery club" and channel["token_expires_at"] is None
     verified = served.api.post(f"/api/v1/channels/{channel['id']}/verify")
     assert verified.status_code == 200 and verified.json()["status"] == "active", verified.text
 
 
-def test_without_app_credentials_the_page_explains(settings: Settings, tmp_path: Path) -> None:
-    service = serve(smm_env(settings), tmp_path / "serve.log")
-    try:
-        person = Browser(service.base)
-        assert person.get("/connect/facebook").url.path == "/login"  # needs a session
-        person.sign_in()
-        page = person.get("/connect/facebook")
-        assert page.status_code == 200 and "SMM_FACEBOOK_APP_ID" in page.text
-        assert f"{service.base}/connect/facebook/callback" in page.text
-        assert "/channels/new?platform=facebook" in page.text
-        assert person.get("/connect/telegram").status_code == 404
-    finally:
-        service.stop()
+async def test_without_app_credentials_the_page_explains(anon: httpx.AsyncClient, app: Any) -> None:
+    r = await anon.get("/connect/facebook")
+    assert r.status_code == 303 and r.headers["location"].startswith("/login")  # needs a session
+    from tests.web.conftest import sign_in
+
+    assert (await sign_in(anon)).status_code == 303
+    page = await anon.get("/connect/facebook")
+    assert page.status_code == 200 and "SMM_FACEBOOK_APP_ID" in page.text
+    assert "http://127.0.0.1:8000/connect/facebook/callback" in page.text
+    assert "/channels/new?platform=facebook" in page.text
+    assert (await anon.get("/connect/telegram")).status_code == 404
+    assert (await anon.get("/connect/facebook/callback?code=abc&state=nothing")).status_code == 400
