@@ -50,3 +50,8 @@ def channel_warnings(channel: Channel, warning_days: float = 7.0, now: datetime 
 
 def token_fields(channel: Channel, warning_days: float = 7.0) -> dict[str, Any]:
     return {"token_expires_at": channel.token_expires_at, "warnings": channel_warnings(channel, warning_days)}
+
+
+def warnings_of(channels: list[Channel]) -> list[tuple[Channel, dict[str, str]]]:
+    """(channel, warning) of every live channel: the calendar's banner and ``smm status``."""
+    return [(c, w) for c in channels if c.deleted_at is None and c.status != "disabled" for w in channel_warnings(c)]
