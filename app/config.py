@@ -29,6 +29,23 @@ class Settings(BaseSettings):
     instagram_api_base: str = "https://graph.facebook.com"
     graph_api_version: str = "v26.0"
 
+    # sign-in flows (OAuth): app credentials (secrets from the environment only) and the dialogs' bases
+    vk_app_id: str | None = None
+    vk_app_secret: str | None = None
+    facebook_app_id: str | None = None
+    facebook_app_secret: str | None = None
+    instagram_app_id: str | None = None
+    instagram_app_secret: str | None = None
+    vk_oauth_base: str = "https://oauth.vk.com"
+    facebook_oauth_base: str = "https://www.facebook.com"
+    instagram_oauth_base: str = "https://www.instagram.com"
+    # Instagram Login's code exchange and its token endpoints live on their own hosts
+    instagram_login_token_base: str = "https://api.instagram.com"
+    instagram_login_graph_base: str = "https://graph.instagram.com"
+    connect_flow_ttl: float = 600.0  # seconds a sign-in may take between the redirect and the callback
+    token_refresh_interval: float = 6 * 3600.0  # how often the refresh job looks for tokens to refresh
+    token_refresh_before: float = 30 * 86400.0  # refresh Instagram tokens that expire sooner than this
+
     # publisher
     missed_grace: float = 3600.0
     claim_lease: float = 60.0

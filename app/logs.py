@@ -5,7 +5,8 @@ of its own, so its access lines are ordinary ``%``-formatted records, one per re
 :class:`RedactSecrets`, sits on every handler and blanks secrets before anything is formatted:
 
 - by pattern: Telegram bot tokens (``123:ABC…``, also with ``:`` written ``%3A`` as uvicorn's request line does),
-  ``access_token=``-style parameters (plain, percent-encoded or JSON), bearer values, API keys, VK and Graph tokens;
+  ``access_token=``-style parameters (plain, percent-encoded or JSON), OAuth ``code=`` query parameters (plain or
+  percent-encoded), bearer values, API keys, VK and Graph tokens;
 - by value: the secret key, the bootstrap key and the channel credentials in use (the most recently opened),
   plain, percent-encoded and base64 (standard and URL-safe, at any alignment inside a longer base64 text).
 """
@@ -24,7 +25,10 @@ REDACTED = "<redacted>"
 MIN_SECRET_LENGTH = 8  # shorter values (ids, flags) would blank ordinary words
 SECRET_FIELD = re.compile(r"token|secret|password|key", re.IGNORECASE)
 
-_SECRET_NAMES = ("access_token", "input_token", "client_secret", "fb_exchange_token", "bot_token", "api_key")
+_SECRET_NAMES = ("access_token", "input_token", "client_secret", "fb_exchange_token", "bot_token", "api_key",
+                 "code_verifier", "refresh_token")
+# an OAuth authorization code (``?code=``, ``&code=``, or inside an encoded URL ``%3Fcode%3D``), not ``error_code=``
+_CODE_NAME = r"(?:(?<![A-Za-z0-9_])|(?<=%26)|(?<=%3[Ff]))code"
 _TOKEN_SHAPES = re.compile(
     "|".join([
         r"\d{5,12}(?::|%3[Aa]|%253[Aa])[A-Za-z0-9_-]{30,}",  # Telegram bot token, anywhere (paths, messages)
@@ -39,6 +43,8 @@ _NAMED = re.compile(
     r"[^&\s\"'<>%]+"
 )
 _NAMED_HINTS = (*_SECRET_NAMES, "earer")  # a cheap test before the regex: most lines name no secret
+# only as a query parameter: a JSON "code" is an error code (Graph's 190, our "missed"), not a secret
+_CODE_PARAM = re.compile(rf"(?P<keep>{_CODE_NAME}(?:=|%3[Dd]))[^&\s\"'<>%#]+")
 
 # record attributes that are not ``extra`` context (uvicorn adds ``color_message``, a copy of the message)
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName", "color_message"}
@@ -109,6 +115,8 @@ class Redactor:
         text = _TOKEN_SHAPES.sub(REDACTED, text)
         if any(map(text.__contains__, _NAMED_HINTS)):
             text = _NAMED.sub(_blank, text)
+        if "code" in text:
+            text = _CODE_PARAM.sub(_blank, text)
         return text
 
 
@@ -122,6 +130,12 @@ REDACTOR = Redactor()
 def register_secret(value: object) -> None:
     """Remember one of the process's secrets (secret key, bootstrap key) so that no log line carries it."""
     REDACTOR.register(value, pinned=True)
+
+
+def register_app_secrets(settings: object) -> None:
+    """The sign-in flows' app secrets (``SMM_VK_APP_SECRET``, …): no log line carries them."""
+    for name in ("vk_app_secret", "facebook_app_secret", "instagram_app_secret"):
+        register_secret(getattr(settings, name, None))
 
 
 def register_credentials(values: Mapping[str, object]) -> None:

@@ -22,7 +22,7 @@ from app.deps import refuse_nul_characters
 from app.errors import install_error_handlers
 from app.health import router as health_router
 from app.jobs import PERIODIC_JOBS
-from app.logs import register_secret
+from app.logs import register_app_secrets, register_secret
 from app.media.endpoints import public_router as media_public_router
 from app.media.endpoints import router as media_router
 from app.migrate import upgrade_to_head
@@ -179,6 +179,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = True, 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         app.state.box = CredentialBox(load_secret_key(settings))
+        register_app_secrets(settings)
         engine = make_engine(settings)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)

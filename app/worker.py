@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from app.config import Settings
 from app.db import make_engine, make_sessionmaker
 from app.jobs import PERIODIC_JOBS
+from app.logs import register_app_secrets
 from app.migrate import schema_at_head
 from app.platforms import ConnectorHub, make_http_client
 from app.publishing.runner import PublisherRunner
@@ -58,6 +59,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         except (NotImplementedError, RuntimeError):
             pass
     box = CredentialBox(load_secret_key(settings))
+    register_app_secrets(settings)
     engine = make_engine(settings)
     await wait_for_schema(settings, engine)
     async with make_http_client(settings) as client:

@@ -114,6 +114,11 @@ class ChannelUpdate(BaseModel):
         return None if value is None else _zone(value)
 
 
+class ChannelWarning(BaseModel):
+    code: str
+    message: str
+
+
 class ChannelOut(BaseModel):
     id: str
     platform: str
@@ -125,6 +130,11 @@ class ChannelOut(BaseModel):
     account: dict[str, Any]
     verified_at: datetime | None
     created_at: datetime
+    token_expires_at: datetime | None = Field(
+        default=None, description="When the platform says the token expires; null when it does not (or was not told).")
+    warnings: list[ChannelWarning] = Field(
+        default_factory=list, description="Trouble coming: token_expiring (within 7 days), data_access_expiring, "
+                                          "missing_permission.")
 
 
 class ChannelList(BaseModel):

@@ -9,7 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.channels import repository as repo
-from app.channels.schemas import ChannelCreate, ChannelOut, ChannelUpdate, check_credentials
+from app.channels.schemas import ChannelCreate, ChannelOut, ChannelUpdate, ChannelWarning, check_credentials
+from app.connect.lifetimes import channel_warnings
 from app.errors import ApiError, NotFound
 from app.models import Channel, Workspace
 from app.platforms import ConnectorHub
@@ -46,6 +47,8 @@ def to_out(channel: Channel) -> ChannelOut:
         account={k: v for k, v in (channel.account or {}).items() if k in PUBLIC_ACCOUNT_KEYS},
         verified_at=channel.verified_at,
         created_at=channel.created_at,
+        token_expires_at=channel.token_expires_at,
+        warnings=[ChannelWarning(**w) for w in channel_warnings(channel)],
     )
 
 

@@ -2,6 +2,7 @@
 
 from app.models.base import Base
 from app.models.channel import Channel
+from app.models.connect import ConnectFlow, ConnectFlowStatus
 from app.models.engagement import AnalyzerPrior, EngagementPost, EngagementSnapshot
 from app.models.ops import MediaFile, Worker
 from app.models.post import Attempt, Post, Target
@@ -17,6 +18,8 @@ __all__ = [
     "Base",
     "Channel",
     "ChannelStatus",
+    "ConnectFlow",
+    "ConnectFlowStatus",
     "EngagementPost",
     "EngagementSnapshot",
     "IdempotencyRecord",

@@ -32,3 +32,8 @@ class Channel(IdMixin, TimestampMixin, Base):
     # the platform's per-chat pacing, shared by every worker: no claim of this channel before this instant
     # (written with the outcome of each send: the previous request's answer + the platform's interval)
     next_send_at: Mapped[datetime | None] = mapped_column(default=None)
+    # what the platform says of the token (null: it does not expire / was not told); scopes as granted
+    token_expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    data_access_expires_at: Mapped[datetime | None] = mapped_column(default=None)  # Meta's 90-day data access
+    scopes: Mapped[list[Any] | None] = mapped_column(default=None)
+    token_refreshed_at: Mapped[datetime | None] = mapped_column(default=None)

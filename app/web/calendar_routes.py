@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from app.channels import repository as channel_repo
+from app.connect.lifetimes import warnings_of
 from app.db import SessionDep
 from app.timeutil import TimeInputError, get_zone, utcnow
 from app.web.plan_view import (
@@ -77,4 +78,5 @@ async def calendar_page(request: Request, session: SessionDep, user: UserDep) ->
         "view": view, "title": title, "weeks": weeks, "days": days, "nav_links": nav, "zone": zone,
         "channels": channels, "channel_id": channel_id, "statuses": STATUSES,
         "country": workspace.country, "weekday_names": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+        "token_warnings": warnings_of(channels),
     }, user=user)

@@ -44,7 +44,8 @@ HELP = {
                  "instagram_content_publish.",
 }
 NOTICES = {"created": "Channel connected. Verify it to check the credentials with the platform.",
-           "verified": "The platform accepted the credentials."}
+           "verified": "The platform accepted the credentials.",
+           "connected": "Connected by signing in: the platform's token is stored encrypted."}
 
 
 @router.get("/channels")

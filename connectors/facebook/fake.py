@@ -134,6 +134,10 @@ class FakeToken:
     page_id: str = ""
     scopes: list[str] = field(default_factory=lambda: list(ALL_SCOPES))
     expired: bool = False
+    expires_at: float = 0.0  # unix time; 0 = never (Page tokens from a long-lived user token)
+    data_access_expires_at: float = 0.0
+    user_id: str = "100000000000001"
+    declined: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -150,12 +154,15 @@ class FacebookFakeState:
     buc_call_limit: int | None = None
     page_calls: dict[str, list[float]] = field(default_factory=dict)
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(122100000000000001))
+    oauth: Any = None  # the login half (fake_oauth.FacebookLogin), when installed
 
     def reset(self) -> None:
         for table in (self.pages, self.tokens, self.photos, self.last_feed, self.page_calls):
             table.clear()
         self.posts.clear()
         self.buc_call_limit = None
+        if self.oauth is not None:
+            self.oauth.reset()
 
     def new_id(self) -> str:
         return str(next(self.ids))
@@ -184,7 +191,7 @@ class FacebookFakeState:
             tok = FakeToken(raw)
         if tok is None:
             return graph_error(190, INVALID_TOKEN)
-        if tok.expired:
+        if tok.expired or (tok.expires_at and tok.expires_at < self.clock.now()):
             return graph_error(
                 190,
                 "Error validating access token: Session has expired on Tuesday, "
@@ -343,6 +350,9 @@ def create_app(*, sandbox: bool = False, lost_response_mode: str = "raise", proc
     faults = fakekit.FaultInjector(lost_response_mode="hang" if lost_response_mode == "hang" else "raise")
     app.state.fake, app.state.faults = state, faults
     app.include_router(fakekit.control_router(faults, state.reset, state.published))
+    from connectors.facebook.fake_oauth import install_oauth  # the login half of the same Graph fake
+
+    install_oauth(app, state, faults)
 
     @app.post("/_control/seed", include_in_schema=False)
     async def seed(request: Request) -> dict[str, Any]:
@@ -360,21 +370,24 @@ def create_app(*, sandbox: bool = False, lost_response_mode: str = "raise", proc
         if fault is not None and (early := fault.early_response()) is not None:
             return early
         params = await read_params(request)
-        if isinstance(err := state.token(params), JSONResponse):
+        app_id, _, app_secret = str(params.get("access_token") or "").partition("|")
+        app_token = bool(app_secret) and state.oauth is not None and state.oauth.server.secret_ok(app_id, app_secret)
+        if not app_token and isinstance(err := state.token(params), JSONResponse):
             return err
         tok = state.tokens.get(str(params.get("input_token", ""))) or (
             FakeToken(str(params.get("input_token"))) if sandbox and params.get("input_token") else None
         )
-        if tok is None or tok.expired:
+        if tok is None or tok.expired or (tok.expires_at and tok.expires_at < state.clock.now()):
             return {"data": {"is_valid": False, "error": {"code": 190, "message": INVALID_TOKEN}}}
         data = {
             "app_id": "1234567890",
             "type": tok.type,
             "application": "smm-scheduler",
             "is_valid": True,
-            "expires_at": 0,
+            "expires_at": int(tok.expires_at),
+            "data_access_expires_at": int(tok.data_access_expires_at),
             "scopes": tok.scopes,
-            "user_id": "100000000000001",
+            "user_id": tok.user_id,
             "granular_scopes": [
                 {"scope": s, "target_ids": [tok.page_id]} if tok.page_id and s.startswith("pages_") else {"scope": s}
                 for s in tok.scopes

@@ -76,6 +76,7 @@ class InstagramFakeState:
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(17900000000000001))
 
     api_calls: int = 0
+    oauth: Any = None  # the login half (fake_oauth.InstagramLogin), when installed
 
     def usage_headers(self) -> dict[str, str]:
         """``X-App-Usage`` (percent of an assumed 2000-call budget); Instagram has no page BUC header."""
@@ -89,6 +90,8 @@ class InstagramFakeState:
             table.clear()
         self.media.clear()
         self.quota_total = 50
+        if self.oauth is not None:
+            self.oauth.reset()
 
     def new_id(self, media: bool = False) -> str:
         n = next(self.ids)
@@ -150,7 +153,7 @@ class InstagramFakeState:
         tok = self.tokens.get(raw) or ({"ig_user_ids": [], "scopes": ALL_SCOPES} if self.sandbox else None)
         if tok is None:
             return graph_error(190, INVALID_TOKEN)
-        if tok.get("expired"):
+        if tok.get("expired") or (tok.get("expires_at") and tok["expires_at"] < self.clock.now()):
             return graph_error(190, "Error validating access token: Session has expired.", 463)
         if self.user(ig) is None or (tok["ig_user_ids"] and ig not in tok["ig_user_ids"]):
             return unknown_object(ig)
@@ -229,6 +232,9 @@ def create_app(*, sandbox: bool = False, lost_response_mode: str = "raise", proc
     faults = fakekit.FaultInjector(lost_response_mode="hang" if lost_response_mode == "hang" else "raise")
     app.state.fake, app.state.faults = state, faults
     app.include_router(fakekit.control_router(faults, state.reset, state.published))
+    from connectors.instagram.fake_oauth import install_oauth  # Instagram Login, on the same fake
+
+    install_oauth(app, state, faults)
 
     @app.post("/_control/seed", include_in_schema=False)
     async def seed(request: Request) -> dict[str, Any]:

@@ -126,8 +126,20 @@ def _attachments(state: VKState, raw: str) -> list[dict[str, Any]]:
     return out
 
 
+NO_RIGHT = "Access denied: no access to call this method"
+# the bit of each right in account.getAppPermissions / groups.getTokenPermissions
+RIGHT_BITS = {"notify": 1, "friends": 2, "photos": 4, "video": 16, "stories": 64, "docs": 131072, "wall": 8192,
+              "groups": 262144, "offline": 65536, "stats": 1048576, "manage": 262144, "messages": 4096}
+
+
+def _right(token: Token, right: str) -> None:
+    if token.lacks(right):
+        raise VKError(15, NO_RIGHT)
+
+
 async def wall_post(state: VKState, token: Token, params: Params, request: Request) -> Any:
     user_id = _user_only(token)
+    _right(token, "wall")
     owner = _int(params, "owner_id", user_id)
     from_group = str(params.get("from_group") or "0") == "1"
     message = str(params.get("message") or "")
@@ -171,6 +183,7 @@ async def wall_get(state: VKState, token: Token, params: Params, request: Reques
 
 async def get_wall_upload_server(state: VKState, token: Token, params: Params, request: Request) -> Any:
     user_id = _user_only(token)
+    _right(token, "photos")
     group_id = _int(params, "group_id", 0)
     if group_id:
         state.group_for(str(group_id), token)
@@ -199,7 +212,44 @@ async def save_wall_photo(state: VKState, token: Token, params: Params, request:
     return [item]
 
 
+async def groups_get(state: VKState, token: Token, params: Params, request: Request) -> Any:
+    """``filter=admin|editor|moder`` and ``extended=1``: the communities the user manages (needs ``groups``)."""
+    user_id = _user_only(token)
+    _right(token, "groups")
+    least = {"admin": 3, "editor": 2, "moder": 1}.get(str(params.get("filter") or "").split(",")[0], 0)
+    mine = [g for g in state.groups.values() if g.admins.get(user_id, 0) >= max(least, 1)]
+    if str(params.get("extended") or "0") != "1":
+        return {"count": len(mine), "items": [g.id for g in mine]}
+    fields = str(params.get("fields") or "")
+    return {"count": len(mine), "items": [_group_item(state, g.id, fields, token) for g in mine]}
+
+
+def _rights(token: Token) -> list[str]:
+    return list(RIGHT_BITS) if token.scopes is None else [s for s in token.scopes if s in RIGHT_BITS]
+
+
+async def account_get_app_permissions(state: VKState, token: Token, params: Params, request: Request) -> Any:
+    _user_only(token)
+    mask = 0
+    for right in _rights(token):
+        mask |= RIGHT_BITS[right]
+    return mask
+
+
+async def groups_get_token_permissions(state: VKState, token: Token, params: Params, request: Request) -> Any:
+    if token.group_id is None:
+        raise VKError(27, "Group authorization failed: method is allowed only with group token.")
+    rights = _rights(token)
+    mask = 0
+    for right in rights:
+        mask |= RIGHT_BITS[right]
+    return {"mask": mask, "permissions": [{"setting": RIGHT_BITS[r], "name": r} for r in rights]}
+
+
 HANDLERS: dict[str, Handler] = {
+    "groups.get": groups_get,
+    "account.getAppPermissions": account_get_app_permissions,
+    "groups.getTokenPermissions": groups_get_token_permissions,
     "users.get": users_get,
     "groups.getById": groups_get_by_id,
     "wall.post": wall_post,
@@ -236,6 +286,9 @@ def create_app(*, sandbox: bool = False, lost_response_mode: Literal["raise", "h
     app.state.fake = state
     app.state.faults = faults
     app.include_router(control_router(faults, state.reset, state.published))
+    from connectors.vk.fake_oauth import install_oauth  # the authorization dialog and code exchange
+
+    install_oauth(app, state, faults)
     extra = APIRouter(prefix="/_control", include_in_schema=False)
 
     @extra.post("/seed")

@@ -30,6 +30,10 @@ def bad_param(detail: str) -> VKError:
 class Token:
     user_id: int | None = None  # a user token
     group_id: int | None = None  # a community token
+    scopes: list[str] | None = None  # the rights granted in the dialog; None = every right (seeded tokens)
+
+    def lacks(self, right: str) -> bool:
+        return self.scopes is not None and right not in self.scopes
 
 
 @dataclass
@@ -95,11 +99,14 @@ class VKState:
     photos: dict[str, dict[str, Any]] = field(default_factory=dict)  # "photo<owner>_<id>" -> photo
     uploads: dict[str, dict[str, Any]] = field(default_factory=dict)  # hash -> upload
     next_photo_id: int = 457239017
+    oauth: Any = None  # the login half (fake_oauth.VKLogin), when installed
 
     def reset(self) -> None:
         for table in (self.tokens, self.users, self.groups, self.walls, self.guids, self.photos, self.uploads):
             table.clear()
         self.daily_cap = DAILY_POST_CAP
+        if self.oauth is not None:
+            self.oauth.reset()
 
     # -- seeding -------------------------------------------------------------------------------------
 

@@ -1,0 +1,173 @@
+"""The sign-in flow's three steps: start (a state bound to the session, PKCE), the callback (the state checked and
+used up, the code exchanged), and the pick (chosen accounts become channels, or re-connect the channels they are).
+
+The state's rules: it is random, only its hash is stored, it belongs to the web session that started it, it lasts
+``SMM_CONNECT_FLOW_TTL`` seconds and it is used once (a conditional update). The tokens the callback obtained wait
+sealed in the flow's row — never in a page or a form — until the person picks.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.channels.schemas import check_credentials
+from app.config import Settings
+from app.connect import repository as repo
+from app.connect.oauth import FLOWS, Candidate, Flow, SignInError, SignInResult, pkce_pair
+from app.logs import register_credentials
+from app.models import Channel, ChannelStatus, ConnectFlow, ConnectFlowStatus
+from app.security import CredentialBox, CredentialsUnreadable, hash_api_key
+from app.timeutil import utcnow
+from app.web.session import WebUser
+
+TARGET_FIELD = {"vk": "owner_id", "facebook": "page_id", "instagram": "ig_user_id"}
+
+
+def redirect_uri(settings: Settings, platform: str) -> str:
+    return f"{settings.effective_public_base_url}/connect/{platform}/callback"
+
+
+def flow_for(settings: Settings, client: httpx.AsyncClient, platform: str) -> Flow:
+    return FLOWS[platform](settings, client)
+
+
+def _session_hash(user: WebUser) -> str:
+    return hash_api_key("connect:" + user.session_token)
+
+
+async def start(session: AsyncSession, box: CredentialBox, flow: Flow, user: WebUser) -> str:
+    """Record a new flow for this session; returns the URL of the platform's dialog."""
+    now = utcnow()
+    await repo.purge_expired(session, now)
+    state = secrets.token_urlsafe(32)
+    verifier, challenge = pkce_pair() if flow.pkce else (None, None)
+    session.add(ConnectFlow(
+        workspace_id=user.workspace.id, platform=flow.platform, state_hash=hash_api_key(state),
+        session_hash=_session_hash(user), verifier_sealed=box.seal({"code_verifier": verifier}) if verifier else None,
+        created_at=now, expires_at=now + timedelta(seconds=flow.settings.connect_flow_ttl)))
+    await session.flush()
+    return flow.authorize_url(redirect_uri(flow.settings, flow.platform), state, challenge)
+
+
+@dataclass
+class Returned:
+    flow_id: str
+    result: SignInResult
+    existing: dict[str, str]  # candidate key -> the id of the channel it would re-connect
+
+
+class Refused(SignInError):
+    """The callback cannot be accepted (unknown, foreign, used or stale state; a denied consent): 400."""
+
+
+async def callback(session: AsyncSession, box: CredentialBox, flow: Flow, user: WebUser,
+                   params: dict[str, str]) -> Returned:
+    """Check and use up the state, then exchange the code. The caller commits, whatever is raised."""
+    state = params.get("state") or ""
+    row = await repo.by_state(session, hash_api_key(state)) if state else None
+    if row is None or row.platform != flow.platform or row.workspace_id != user.workspace.id:
+        raise Refused(f"This {flow.name} sign-in was not started here (its state is unknown), so it is refused. "
+                      f"Start again from Channels → Connect {flow.name}.")
+    if not secrets.compare_digest(row.session_hash, _session_hash(user)):
+        raise Refused(f"This {flow.name} sign-in was started in another browser session, so it is refused. "
+                      "Start it again here.")
+    if row.expires_at < utcnow():
+        raise Refused(f"This {flow.name} sign-in took longer than {int(flow.settings.connect_flow_ttl // 60)} "
+                      "minutes and has expired. Start it again.")
+    if not await repo.advance(session, row.id, ConnectFlowStatus.STARTED, ConnectFlowStatus.RETURNED):
+        raise Refused(f"This {flow.name} sign-in has already been used. Start it again to connect more.")
+    if params.get("error"):
+        await repo.advance(session, row.id, ConnectFlowStatus.RETURNED, ConnectFlowStatus.DONE)
+        reason = params.get("error_description") or params.get("error_reason") or params["error"]
+        raise Refused(f"{flow.name} sign-in was cancelled: nothing was connected ({flow.name} said: “{reason}”).")
+    code = params.get("code") or ""
+    if not code:
+        await repo.advance(session, row.id, ConnectFlowStatus.RETURNED, ConnectFlowStatus.DONE)
+        raise Refused(f"{flow.name} came back without an authorization code. Start again.")
+    verifier = box.open(row.verifier_sealed).get("code_verifier") if row.verifier_sealed else None
+    try:
+        result = await flow.sign_in(code, redirect_uri(flow.settings, flow.platform), verifier)
+    except SignInError:
+        await repo.advance(session, row.id, ConnectFlowStatus.RETURNED, ConnectFlowStatus.DONE)
+        raise
+    row.result_sealed = box.seal({"result": json.dumps({
+        "candidates": [c.to_json() for c in result.candidates], "missing": result.missing})})
+    row.expires_at = utcnow() + timedelta(seconds=flow.settings.connect_flow_ttl)  # time to pick
+    await session.flush()
+    return Returned(row.id, result, await _existing(session, box, user, flow.platform, result.candidates))
+
+
+async def _existing(session: AsyncSession, box: CredentialBox, user: WebUser, platform: str,
+                    candidates: list[Candidate]) -> dict[str, str]:
+    wanted = {c.key for c in candidates}
+    found: dict[str, str] = {}
+    for channel in await repo.live_channels(session, user.workspace.id, platform):
+        try:
+            key = box.open(channel.credentials_sealed).get(TARGET_FIELD[platform], "")
+        except CredentialsUnreadable:
+            continue  # a channel whose credentials this key cannot open: re-connecting it is what it needs
+        if key in wanted:
+            found.setdefault(key, channel.id)
+    return found
+
+
+async def pick(session: AsyncSession, box: CredentialBox, settings: Settings, user: WebUser, platform: str,
+               flow_id: str, chosen: list[str], timezone: str) -> list[Channel]:
+    """Turn the chosen candidates into channels (new ones, or the existing channel of the same Page / community /
+    account, whose id, posts and settings stay). Raises ``Refused`` for a flow that is not this session's."""
+    name = FLOWS[platform].name
+    row = await repo.by_id(session, user.workspace.id, flow_id)
+    if (row is None or row.platform != platform or row.result_sealed is None
+            or not secrets.compare_digest(row.session_hash, _session_hash(user))):
+        raise Refused(f"This {name} sign-in is not one of this session's. Start again from Channels.")
+    if row.expires_at < utcnow():
+        raise Refused(f"This {name} sign-in has expired before anything was picked. Start it again.")
+    if not chosen:
+        raise Refused("Pick at least one to connect.")
+    if not await repo.advance(session, row.id, ConnectFlowStatus.RETURNED, ConnectFlowStatus.DONE):
+        raise Refused(f"This {name} sign-in has already been used. Start it again to connect more.")
+    data = json.loads(box.open(row.result_sealed)["result"])
+    candidates = [Candidate.from_json(c) for c in data["candidates"]]
+    existing = await _existing(session, box, user, platform, candidates)
+    channels = []
+    for candidate in candidates:
+        if candidate.key not in chosen or candidate.problem:
+            continue
+        values, errors = check_credentials(platform, candidate.credentials)
+        if errors:
+            raise SignInError(f"{name} gave credentials this service cannot use for {candidate.name}: "
+                              + "; ".join(e["message"] for e in errors))
+        register_credentials(values)
+        channel = await repo_channel(session, existing.get(candidate.key))
+        if channel is None:
+            channel = Channel(workspace_id=user.workspace.id, platform=platform, name=candidate.name[:200],
+                              timezone=timezone, sandbox=False, account={})
+            session.add(channel)
+        apply_token(channel, box, values, candidate)
+        channels.append(channel)
+    await session.flush()
+    return channels
+
+
+async def repo_channel(session: AsyncSession, channel_id: str | None) -> Channel | None:
+    return await session.get(Channel, channel_id) if channel_id else None
+
+
+def apply_token(channel: Channel, box: CredentialBox, values: dict[str, str], candidate: Candidate) -> None:
+    """New credentials and what the platform said of them; a channel held for re-authorisation is released
+    (its scheduled posts go out now if within the grace window, else fail as ``missed``, as after any hold)."""
+    now = utcnow()
+    channel.credentials_sealed = box.seal(values)
+    channel.token_expires_at = candidate.token_expires_at
+    channel.data_access_expires_at = candidate.data_access_expires_at
+    channel.scopes = list(candidate.scopes)
+    channel.token_refreshed_at = now
+    if channel.status == ChannelStatus.NEEDS_REAUTH or channel.status is None:
+        channel.status, channel.status_reason = ChannelStatus.ACTIVE, None
+    channel.updated_at = now
