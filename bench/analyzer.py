@@ -24,6 +24,7 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,6 +44,7 @@ IntArray = npt.NDArray[np.int64]
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "RESULTS.md"
 CSV_PATH = Path("/work/shared/data/facebook_live_sellers_thailand.csv")
+FB_METRICS_PATH = ROOT / "bench" / "data" / "facebook_metrics.csv"
 START, END = "<!-- analyzer:start -->", "<!-- analyzer:end -->"
 SIZES = (30, 100, 300, 1000)
 TOP_K = 5
@@ -197,6 +199,18 @@ class Page:
     comments: FloatArray
     shares: FloatArray
     kind: npt.NDArray[np.str_]
+    reach: FloatArray | None = None
+    followers: FloatArray | None = None
+
+
+@dataclass
+class RealSet:
+    """One real data set: its channels (pages), the zone their cells are read in, and a note on the source."""
+
+    name: str
+    pages: list[Page]
+    tz: str
+    note: str
 
 
 def load_thai(path: Path = CSV_PATH) -> tuple[list[Page], dict[str, int]]:
@@ -229,30 +243,98 @@ def load_thai(path: Path = CSV_PATH) -> tuple[list[Page], dict[str, int]]:
                  "unparsed": unparsed, "pages": len(out)}
 
 
+def _num(cell: str) -> float:
+    return float(cell) if cell.strip() else float("nan")
+
+
+def load_fb_metrics(path: Path = FB_METRICS_PATH) -> Page:
+    """The UCI Facebook-metrics page (500 posts of one cosmetics brand, 2014; bench/data/README.md).
+
+    The file gives month, weekday (1–7, read as 1 = Sunday) and hour but no day: rows run newest first, so the
+    dates are rebuilt oldest first as the earliest day ≥ the previous post's day with that month and weekday
+    (2014). Reach and the page's total likes (followers) are known, so the outcome is the reach path.
+    """
+    with path.open(newline="") as fh:
+        rows = list(csv.DictReader(fh, delimiter=";"))[::-1]
+    day = datetime(2014, 1, 1, tzinfo=UTC).timestamp() / 86_400
+    ts, likes, comments, shares, reach, followers, kind = [], [], [], [], [], [], []
+    for r in rows:
+        month, wd_sun1, hour = int(r["month"]), int(r["weekday"]), int(r["hour"])
+        want = (wd_sun1 + 5) % 7  # 1 = Sunday → Monday-based 6
+        d = day
+        for _ in range(400):
+            dt = datetime.fromtimestamp(d * 86_400, UTC)
+            if dt.month > month or dt.year > 2014:
+                d = day  # out of order: keep the previous day
+                break
+            if dt.month == month and dt.weekday() == want:
+                break
+            d += 1
+        day = d
+        ts.append(d * 86_400 + hour * 3_600 + 1_800)
+        likes.append(_num(r["like"]))
+        comments.append(_num(r["comment"]))
+        shares.append(_num(r["share"]))
+        reach.append(_num(r["reach"]))
+        followers.append(_num(r["page_likes"]))
+        kind.append(f"category {r['category']}" + (" paid" if r["paid"].strip() == "1" else ""))
+    order = np.argsort(np.array(ts), kind="stable")
+
+    def arr(v: list[float]) -> FloatArray:
+        return np.asarray(np.array(v, dtype=np.float64)[order])
+
+    return Page("UCI facebook-metrics", arr(ts), arr(likes), arr(comments), arr(shares),
+                np.array(kind)[order], reach=arr(reach), followers=arr(followers))
+
+
 def _page_history(p: Page, sel: npt.NDArray[np.bool_]) -> History:
     return History(posted_at=p.t[sel], likes=p.likes[sel], comments=p.comments[sel], shares=p.shares[sel],
-                   kind=p.kind[sel])
+                   reach=None if p.reach is None else p.reach[sel],
+                   followers=None if p.followers is None else p.followers[sel], kind=p.kind[sel])
 
 
-def run_real(pages: list[Page], boot: int, rng: np.random.Generator) -> tuple[list[str], dict[str, float]]:
+def _page_outcome(p: Page) -> FloatArray:
+    nan = np.full(p.t.size, np.nan)
+    y, _ = outcomes(p.t, p.likes, p.comments, p.shares, nan if p.reach is None else p.reach,
+                    nan if p.followers is None else p.followers)
+    return y
+
+
+Fitter = Callable[[History, str, datetime], Fit]
+
+
+def default_fitter(h: History, tz: str, now: datetime) -> Fit:
+    return fit(h, tz, now=now)
+
+
+@dataclass
+class RealResult:
+    lines: list[str]
+    key: dict[str, float]
+    page_lines: list[str]
+
+
+def run_real(rs: RealSet, boot: int, rng: np.random.Generator, fitter: Fitter = default_fitter,
+             train_share: float = 0.7) -> RealResult:
     """Train on the first 70% of each page's posts by time; score the last 30%."""
-    tz = "UTC"
+    tz = rs.tz
     per_method: dict[str, list[tuple[FloatArray, npt.NDArray[np.bool_], IntArray]]] = {"model": [], "B0": [],
                                                                                        "B1": []}
     sq: dict[str, list[float]] = {"model": [], "B1": [], "mean": []}
     page_lines = []
-    for p in pages:
+    detected = 0
+    for p in rs.pages:
         n = p.t.size
         if n < 40:
             continue
-        nan = np.full(n, np.nan)
-        y_all, _ = outcomes(p.t, p.likes, p.comments, p.shares, nan, nan)  # outcome of every post, past-only
-        cut = int(0.7 * n)
+        y_all = _page_outcome(p)  # outcome of every post, past-only
+        cut = int(train_share * n)
         train = np.zeros(n, dtype=bool)
         train[:cut] = True
         test = ~train & ~np.isnan(y_all)
         now = datetime.fromtimestamp(float(p.t[cut - 1]) + MIN_AGE_DAYS * 86_400 + 1, UTC)
-        f = fit(_page_history(p, train), tz, now=now)
+        f = fitter(_page_history(p, train), tz, now)
+        detected += int(f.effect_detected)
         tr_ok = train & ~np.isnan(y_all)
         inter = interactions(p.likes, p.comments, p.shares)
         b1, _, cnt = baseline_b1(p.t[tr_ok], y_all[tr_ok], tz)
@@ -269,21 +351,21 @@ def run_real(pages: list[Page], boot: int, rng: np.random.Generator) -> tuple[li
         sq["model"].extend((y_test - pred_model) ** 2)
         sq["B1"].extend((y_test - pred_b1) ** 2)
         sq["mean"].extend((y_test - train_mean) ** 2)
-        lift = _lift(y_test, np.isin(cells, recs["model"]))
+        lifts = {k: _lift(y_test, np.isin(cells, r)) for k, r in recs.items()}
         page_lines.append(f"| {p.name} | {n} | {int(test.sum())} | {f.effect_detected} | "
-                          f"{f.log_bayes_factor:.1f} | {lift:+.3f} |")
-    key: dict[str, float] = {}
+                          f"{f.log_bayes_factor:.1f} | {lifts['model']:+.3f} | {lifts['B0']:+.3f} | "
+                          f"{lifts['B1']:+.3f} |")
+    key: dict[str, float] = {f"real.{rs.name}.detected": float(detected)}
     lines = ["| method | lift@5 (log) | 90% bootstrap over weeks | skill |", "|---|---|---|---|"]
     mse_mean = float(np.mean(sq["mean"]))
     for k, parts in per_method.items():
         est, lo, hi = _pooled_lift_boot(parts, boot, rng)
         skill = 1 - float(np.mean(sq[k])) / mse_mean if k in sq else float("nan")
-        key[f"real.lift.{k}"], key[f"real.skill.{k}"] = est, skill
+        key[f"real.{rs.name}.lift.{k}"], key[f"real.{rs.name}.skill.{k}"] = est, skill
+        key[f"real.{rs.name}.lo.{k}"], key[f"real.{rs.name}.hi.{k}"] = lo, hi
         sk = f"{skill:+.3f}" if k in sq else "n/a (ranks raw counts)"
         lines.append(f"| {k} | {est:+.3f} | [{lo:+.3f}, {hi:+.3f}] | {sk} |")
-    lines += ["", "| page | posts | test posts | model effect_detected | log BF | model lift@5 |",
-              "|---|---|---|---|---|---|", *page_lines]
-    return lines, key
+    return RealResult(lines, key, page_lines)
 
 
 def _lift(y: FloatArray, inside: npt.NDArray[np.bool_]) -> float:
@@ -403,8 +485,15 @@ def main(argv: list[str] | None = None) -> int:
     synth = run_synthetic(n_channels, args.seed, args.workers)
     s_lines, key = summarise_synthetic(synth)
     pages, info = load_thai()
-    r_lines, rkey = run_real(pages, 200 if args.quick else 1000, rng)
-    key.update(rkey)
+    real_sets = [RealSet("thai", pages, "UTC", "Thai Facebook sellers"),
+                 RealSet("fbm", [load_fb_metrics()], "UTC", "UCI Facebook metrics")]
+    real = {rs.name: run_real(rs, 200 if args.quick else 1000, rng) for rs in real_sets}
+    for rr in real.values():
+        key.update(rr.key)
+    r_lines = [line for rs in real_sets for line in
+               ["", f"#### {rs.note}", "", *real[rs.name].lines, "",
+                "| page | posts | test posts | model effect_detected | log BF | model lift@5 | B0 | B1 |",
+                "|---|---|---|---|---|---|---|---|", *real[rs.name].page_lines]]
     n_big = 1_000_000
     t_reach = time_fit(n_big, 1 if args.quick else 3)
     t_noreach = time_fit(n_big, 1 if args.quick else 3, "no-reach")

@@ -30,17 +30,18 @@ LOG_BOUNDS_TAU2 = (np.log(1e-8), np.log(4.0))
 LOG_BOUNDS_SIGMA2 = (np.log(1e-4), np.log(1e2))
 
 
-def slot_matrix(k: int = K_HOUR) -> tuple[FloatArray, IntArray, FloatArray]:
+def slot_matrix(k: int = K_HOUR, decay: float = 2.0) -> tuple[FloatArray, IntArray, FloatArray]:
     """Slot design Z (168 × q), the block of each column (index into BLOCKS) and each column's prior scale.
 
-    Fourier scales decay as 1/k² and are normalised so τ_b is the prior sd of the curve at any hour.
+    Fourier prior variances decay as 1/k^``decay`` (2 = smooth, 0 = every harmonic alike, i.e. any hour may differ
+    from its neighbours) and are normalised so τ_b is the prior sd of the curve at any hour.
     """
     cells = np.arange(N_CELLS)
     wd, hr = cells // 24, cells % 24
     ang = 2 * np.pi * (hr + 0.5) / 24.0
     harm = np.arange(1, k + 1)
     four = np.concatenate([np.cos(np.outer(ang, harm)), np.sin(np.outer(ang, harm))], axis=1)
-    fscale = np.tile(harm.astype(np.float64) ** -2, 2)
+    fscale = np.tile(harm.astype(np.float64) ** -decay, 2)
     fscale = fscale / (fscale.sum() / 2)  # var at a point = τ² Σ_k s_k (cos² + sin²) = τ²
     weekend = (wd >= 5).astype(np.float64)[:, None]
     z = np.concatenate([four, np.eye(7)[wd], weekend * four, np.eye(N_CELLS)], axis=1)

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from threadpoolctl import threadpool_limits
 
 from app.analytics import repository as repo
+from app.analytics.explain import plural
 from app.analytics.importer import parse_csv
 from app.analytics.model import Fit, History, Prior, fit, prior_from_audience_online, prior_from_fits
 from app.analytics.schemas import CommunityIn
@@ -203,6 +204,13 @@ def _answer(cf: ChannelFit, channel_id: str) -> dict[str, Any]:
     if cf.stored == 0:
         out["explanation"] = NO_HISTORY.replace("{id}", channel_id) + (
             f" The hours shown come from the prior only: {cf.prior}." if cf.prior else "")
+    elif cf.stored > cf.fit.posts_used:
+        skipped = cf.stored - cf.fit.posts_used
+        out["explanation"] += (f" {plural(cf.fit.posts_used, 'post').capitalize()} of the {cf.stored} stored "
+                               f"{'was' if cf.fit.posts_used == 1 else 'were'} analysed; the other {skipped} "
+                               f"{'is' if skipped == 1 else 'are'} younger than 3 days, lack engagement numbers, or "
+                               "serve as the baseline (without reach or followers a post is compared with the "
+                               "median of the ones before it, so the first 3 only set that baseline).")
     return out
 
 

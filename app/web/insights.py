@@ -51,7 +51,8 @@ async def chosen_slot_reason(
     except TimeInputError:
         local = at
     reason: dict[str, Any] = {"slot": f"{WEEKDAYS[local.weekday()]} {local:%H}:00", "channel": channel.name,
-                              "timezone": channel.timezone, "cell": None, "explanation": ""}
+                              "timezone": channel.timezone, "cell": None, "explanation": "",
+                              "posts_used": 0}
     data = await load_heatmap(session, workspace, channel)
     if data is None:
         reason["explanation"] = ("No engagement history yet, so the first free slot that keeps posts apart was "
@@ -60,5 +61,6 @@ async def chosen_slot_reason(
     for cell in data.get("cells", []):
         if cell.get("weekday") == local.weekday() and cell.get("hour") == local.hour:
             reason["cell"] = cell
+    reason["posts_used"] = int(data.get("posts_used") or 0)  # the same posts the cell counts come from
     reason["explanation"] = str(data.get("explanation") or "")
     return reason

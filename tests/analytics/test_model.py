@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
+from app.analytics.explain import hour_ranges, plural
 from app.analytics.grid import local_cells, local_to_utc, local_weekday_hour
 from app.analytics.model import Fit, History, Prior, fit, prior_from_audience_online, prior_from_fits
 from app.analytics.outcome import outcomes, rolling_previous_median
@@ -235,9 +236,8 @@ def test_contract_dict_and_heatmap_shape() -> None:
     assert set(d) == {"timezone", "effect_detected", "posts_used", "slots", "explanation"}
     assert d["timezone"] == ch.tz and d["posts_used"] == 120 and isinstance(d["effect_detected"], bool)
     assert len(d["slots"]) == 5
-    # ranked best first by the cautious key score − sd (sd = (high − low) / 2.563)
-    keys = [s["score"] - (s["high"] - s["low"]) / 2.563 for s in d["slots"]]
-    assert all(a >= b - 1e-3 for a, b in pairwise(keys))
+    # ranked best first by the score shown (the cautious posterior mean − sd)
+    assert all(a["score"] >= b["score"] for a, b in pairwise(d["slots"]))
     for s in d["slots"]:
         assert set(s) == {"weekday", "hour", "score", "low", "high", "posts"}
     cells = f.heatmap()
@@ -279,3 +279,31 @@ def test_a_million_rows_fit() -> None:
                 kind=np.array(["photo", "video"])[rng.integers(0, 2, n)])
     f = fit(h, "Europe/Berlin", now=datetime(2024, 1, 1, tzinfo=UTC))
     assert f.posts_used == n and len(f.best_slots(5)) == 5
+
+
+def test_hour_ranges_read_like_clock_times() -> None:
+    assert hour_ranges([22, 23]) == "22:00–00:00"
+    assert hour_ranges([23, 0, 1, 2]) == "23:00–03:00"
+    assert hour_ranges([0, 1, 2, 3, 23, 10]) == "23:00–04:00, 10:00–11:00"
+    assert hour_ranges([5]) == "05:00–06:00"
+    assert hour_ranges(list(range(24))) == "all hours"
+    assert plural(1, "post") == "1 post" and plural(0, "post") == "0 posts" and plural(2, "post") == "2 posts"
+
+
+def test_explanation_names_the_evidence() -> None:
+    cells = np.repeat(np.array([2 * 24 + 19, 3 * 24 + 10, 5 * 24 + 15]), 100)
+    lift = np.where(cells == 2 * 24 + 19, 0.4, 0.0)
+    f = fit(_history(cells, lift, np.linspace(300, 5, cells.size)), "UTC", now=NOW)
+    assert f.effect_detected
+    text = f.explanation
+    assert "A post at Wed 19:00 does about" in text and "% better than your average" in text, text
+    assert "100 posts of the 300 analysed went out in that slot" in text, text
+    assert "% sure)" in text and "80% interval +" in text, text
+    assert "Untested hours (no post yet): 20:00–10:00, 11:00–15:00, 16:00–19:00." in text, text
+    assert " h." not in text and "1 posts" not in text
+    assert "cautious" in text
+    # the shown score is the cautious one, inside its 80% interval, and the ranking follows it
+    shown = [s.to_dict()["score"] for s in f.best_slots(168)]  # as the answer shows it (4 places)
+    assert shown == sorted(shown, reverse=True)
+    top = f.best_slots(1)[0]
+    assert top.low <= top.score <= top.high
