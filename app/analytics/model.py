@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from app import metrics
 from app.analytics.design import BLOCKS, Design, categories, null_log_ml, slot_matrix
 from app.analytics.explain import explain
 from app.analytics.grid import N_CELLS, local_cells, to_unix_seconds
@@ -189,6 +190,7 @@ def effective_half_life(age_days: FloatArray, half_life_days: float | None, min_
     return float(np.exp(hi))
 
 
+@metrics.timed_fit
 def fit(
     history: History,
     tz: str,
