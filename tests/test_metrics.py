@@ -56,7 +56,7 @@ def _assert_clean(page: str, *ids: str) -> None:
 
 def test_serve_metrics_after_publishing(settings: Settings, tmp_path: Path) -> None:
     env = smm_env(settings, SMM_SANDBOX="1", SMM_METRICS="1")
-    served = serve(env, tmp_path / "serve.log")
+    served = serve(env, tmp_path / "serve.log", ready_timeout=120)
     try:
         channel_id, post_id = _channel_and_post(served.api)
         wait_for(lambda: _published(served.api, post_id), timeout=30)
@@ -126,7 +126,7 @@ def _serve_without_scheduler(env: dict[str, str], log_path: Path) -> Served:
         proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--no-scheduler"], cwd=ROOT,
                                 env={**env, "SMM_PORT": str(port)}, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    wait_ready(proc, base, log_path)
+    wait_ready(proc, base, log_path, 120)
     return Served(proc, base, log_path, httpx.Client(base_url=base, headers={"Authorization": f"Bearer {API_KEY}"},
                                                      timeout=30))
 
