@@ -83,7 +83,7 @@ def serve(
         settings.host = host
     if port:
         settings.port = port
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     _refuse_bad_configuration(settings)
     uvicorn.run(
         create_app(settings, run_scheduler=not no_scheduler),
@@ -115,7 +115,7 @@ def worker() -> None:
     from app.worker import run_loop, run_worker
 
     settings = get_settings()
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     _refuse_bad_configuration(settings, bootstrap=False)  # a worker never signs anyone in
     run_loop(run_worker(settings))
 

@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024)
     max_upload_bytes: int = Field(default=50 * 1024 * 1024)
     log_level: str = "INFO"
+    log_format: str = "text"  # text | json (one JSON object per line)
+    # Prometheus metrics: /metrics on smm serve's port; an smm worker serves them on metrics_port
+    metrics: bool = False
+    metrics_port: int = 9464
 
     @field_validator("database_url")
     @classmethod
@@ -99,6 +103,13 @@ class Settings(BaseSettings):
         except ValueError as exc:
             raise ValueError(f"SMM_FETCH_ALLOW_HOSTS: {exc}; give comma-separated host or host:port entries") from exc
         return value
+
+    @field_validator("log_format")
+    @classmethod
+    def _check_log_format(cls, value: str) -> str:
+        if value.strip().lower() not in ("text", "json"):
+            raise ValueError("SMM_LOG_FORMAT must be text or json")
+        return value.strip().lower()
 
     @property
     def effective_database_url(self) -> str:

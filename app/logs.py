@@ -1,4 +1,5 @@
-"""Logging set-up: one line per event, dotted event names, context as key=value, no secrets in any encoding.
+"""Logging set-up: one line per event, dotted event names, context as key=value (or one JSON object per line with
+``SMM_LOG_FORMAT=json``), no secrets in any encoding.
 
 Every record reaches one root handler (uvicorn's loggers included: ``smm serve`` gives uvicorn no logging config
 of its own, so its access lines are ordinary ``%``-formatted records, one per request). One filter,
@@ -14,11 +15,14 @@ of its own, so its access lines are ordinary ``%``-formatted records, one per re
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any, Protocol
 from urllib.parse import quote, quote_plus
 
 REDACTED = "<redacted>"
@@ -203,6 +207,61 @@ class KeyValueFormatter(logging.Formatter):
         return line
 
 
+class JobIds(Protocol):
+    @property
+    def target_id(self) -> str: ...
+    @property
+    def post_id(self) -> str: ...
+    @property
+    def channel_id(self) -> str: ...
+    @property
+    def platform(self) -> str: ...
+
+
+def job_context(job: JobIds) -> dict[str, str]:
+    """The ``extra`` of a publisher log record: which target, post and channel, on which platform."""
+    return {"target_id": job.target_id, "post_id": job.post_id, "channel_id": job.channel_id,
+            "platform": job.platform}
+
+
+_EVENT = re.compile(r"^([a-z][a-z0-9_]*(?:\.[a-z0-9_]+)+)(?::\s*|\s+|$)")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ``ts``, ``level``, ``logger``, ``event`` (the dotted name the message starts with,
+    else the logger's name), ``message`` (the rest, when there is any), the record's ``extra`` fields as they are,
+    and ``exc`` for a traceback. Runs after :class:`RedactSecrets`, so it formats what the filter left."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        match = _EVENT.match(message)
+        event, rest = (match.group(1), message[match.end():]) if match else (record.name, message)
+        out: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "level": record.levelname.lower(), "logger": record.name, "event": event,
+        }
+        if rest:
+            out["message"] = rest
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and not key.startswith("_") and key not in out:
+                out[key] = value
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            out["exc"] = record.exc_text
+        if record.stack_info:
+            out["stack"] = record.stack_info
+        return json.dumps(out, default=str, ensure_ascii=False)
+
+
+class _NotUvicornAccess(logging.Filter):
+    """JSON format: the ``http.request`` record of :mod:`app.metrics` (route template, status, duration) stands in
+    for uvicorn's access line, so each request is one line either way."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.name != "uvicorn.access"
+
+
 def _all_handlers() -> Iterable[logging.Handler]:
     yield from logging.getLogger().handlers
     for logger in list(logging.Logger.manager.loggerDict.values()):
@@ -217,11 +276,17 @@ def install_redaction() -> None:
             handler.addFilter(RedactSecrets())
 
 
-def setup_logging(level: str = "INFO") -> None:
+def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
     """One stderr handler on the root logger for everything, uvicorn included (``smm serve`` passes uvicorn
-    ``log_config=None``); HTTP client internals only at ``DEBUG``."""
+    ``log_config=None``); HTTP client internals only at ``DEBUG``. ``fmt``: ``text`` or ``json``
+    (``SMM_LOG_FORMAT``)."""
     handler = logging.StreamHandler()
-    handler.setFormatter(KeyValueFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    as_json = fmt.lower() == "json"
+    if as_json:
+        handler.setFormatter(JsonFormatter())
+        handler.addFilter(_NotUvicornAccess())
+    else:
+        handler.setFormatter(KeyValueFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
@@ -233,4 +298,5 @@ def setup_logging(level: str = "INFO") -> None:
     logging.getLogger("httpx").setLevel(client_level)
     logging.getLogger("httpcore").setLevel(client_level)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("smm.http").setLevel(logging.NOTSET if as_json else logging.WARNING)  # see _NotUvicornAccess
     install_redaction()

@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import JSONResponse
 
-from app import web
+from app import metrics, web
 from app.analytics.endpoints import router as analytics_router
 from app.channels.endpoints import router as channels_router
 from app.config import Settings, get_settings
@@ -227,6 +227,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = True, 
     web.mount(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes, upload_limit=settings.max_upload_bytes,
                        upload_paths=UPLOAD_PATHS, form_pages=FORM_PAGES)
+    metrics.install(app, settings)  # outermost: times every request, 413s included; /metrics if SMM_METRICS=1
     return app
 
 

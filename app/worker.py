@@ -12,6 +12,7 @@ from app.config import Settings
 from app.db import make_engine, make_sessionmaker
 from app.jobs import PERIODIC_JOBS
 from app.logs import register_app_secrets
+from app.metrics import MetricsPortError, WorkerMetricsServer
 from app.migrate import schema_at_head
 from app.platforms import ConnectorHub, make_http_client
 from app.publishing.runner import PublisherRunner
@@ -49,6 +50,18 @@ async def wait_for_schema(settings: Settings, engine: object, poll: float = 2.0)
         await asyncio.sleep(poll)
 
 
+async def _metrics_server(settings: Settings, runner: PublisherRunner) -> WorkerMetricsServer | None:
+    """``SMM_METRICS=1``: this worker's ``/metrics`` on ``SMM_HOST:SMM_METRICS_PORT``."""
+    if not settings.metrics:
+        return None
+    server = WorkerMetricsServer(settings.host, settings.metrics_port, runner.maker, runner)
+    try:
+        await server.start()
+    except MetricsPortError as exc:
+        raise SystemExit(f"error: {exc}") from exc
+    return server
+
+
 async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Run until SIGTERM/SIGINT (or ``stop`` is set)."""
     stop = stop or asyncio.Event()
@@ -65,8 +78,11 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     async with make_http_client(settings) as client:
         runner = PublisherRunner(settings, make_sessionmaker(engine), ConnectorHub(settings, client), box, "worker",
                                  periodic=PERIODIC_JOBS)
+        served = await _metrics_server(settings, runner)  # before the runner: a busy port ends the worker at once
         await runner.start()
-        log.info("worker.started owner=%s", runner.owner)
+        log.info("worker.started", extra={"owner": runner.owner})
         await stop.wait()
+        if served is not None:
+            await served.stop()
         await runner.stop()
     await engine.dispose()

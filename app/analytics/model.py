@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from app import metrics
 from app.analytics.design import BLOCKS, K_HOUR, Design, categories, null_log_ml, slot_matrix
 from app.analytics.explain import explain
 from app.analytics.grid import N_CELLS, local_cells, to_unix_seconds
@@ -250,6 +251,7 @@ def _solve(zbs: tuple[FloatArray, npt.NDArray[np.int64], FloatArray], prior: Pri
     return logml, (des, x, groups, theta, logml, z, q, p, fe_k, design_for, robust)
 
 
+@metrics.timed_fit
 def fit(
     history: History,
     tz: str,

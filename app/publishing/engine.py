@@ -18,8 +18,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app import metrics
 from app.config import Settings
 from app.db import session_scope
+from app.logs import job_context
 from app.models.statuses import AttemptOutcome, ChannelStatus
 from app.platforms import ConnectorHub
 from app.posts.content import build_content
@@ -97,7 +99,8 @@ class Publisher:
             return "failed"
         content = self.content(job)
         try:
-            published = await connector.publish(content, creds, idempotency_key(job.target_id), job.checkpoint)
+            with metrics.publish_attempt(job.platform):
+                published = await connector.publish(content, creds, idempotency_key(job.target_id), job.checkpoint)
         except PublishPending as exc:
             await self._reschedule(
                 job, started, exc.retry_after, AttemptOutcome.PENDING, exc, checkpoint=exc.checkpoint,
@@ -125,7 +128,7 @@ class Publisher:
         except ConnectorError as exc:  # an error class we do not know: treat as transient, bounded by the budget
             return await self._transient(job, started, exc)
         except Exception as exc:  # a bug in a connector must not wedge the target
-            log.exception("publish.target.crashed", extra={"target": job.target_id})
+            log.exception("publish.target.crashed", extra=job_context(job))
             return await self._transient(job, started, ConnectorError(f"internal error: {type(exc).__name__}"))
         await self._published(job, started, published)
         return "published"
@@ -155,7 +158,8 @@ class Publisher:
             repo.attempt_row(job.target_id, self.owner, started, now, AttemptOutcome.PUBLISHED, message=note),
             self._pace(job),
         )
-        log.info("publish.target.published", extra={"target": job.target_id, "platform": job.platform})
+        log.info("publish.target.published", extra={**job_context(job), "late_by_s": late_by})
+        metrics.published(job.platform, late_by)
 
     async def _fail(self, job: Job, started: datetime, exc: ConnectorError, auth: bool = False) -> None:
         now = self.clock()
@@ -172,7 +176,8 @@ class Publisher:
             await s.execute(*self._pace(job))
 
         await self.writes.run(write)
-        log.warning("publish.target.failed", extra={"target": job.target_id, "error": type(exc).__name__})
+        log.warning("publish.target.failed", extra={**job_context(job), "error": type(exc).__name__})
+        metrics.failed(job.platform)
 
     async def _reschedule(
         self,
@@ -348,7 +353,8 @@ class Publisher:
             ))
 
         await self.writes.run(write)
-        log.warning("publish.target.needs_check", extra={"target": job.target_id})
+        log.warning("publish.target.needs_check", extra=job_context(job))
+        metrics.needs_check(job.platform)
         return "needs_check"
 
     async def _ask_again_later(self, job: Job, exc: ConnectorError) -> str:

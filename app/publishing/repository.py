@@ -483,6 +483,18 @@ async def status_counts(session: AsyncSession, workspace_id: str, now: datetime)
     return {k: int((await session.execute(q)).scalar_one()) for k, q in queries.items()}
 
 
+async def due_by_platform(session: AsyncSession, now: datetime) -> dict[str, tuple[int, datetime | None]]:
+    """Per platform: how many scheduled targets are due and unclaimed, and the oldest due time (``/metrics``)."""
+    stmt = (
+        select(Channel.platform, func.count(), func.min(Target.next_attempt_at))
+        .select_from(Target)
+        .join(Channel, Channel.id == Target.channel_id)
+        .where(Target.status == TargetStatus.SCHEDULED, Target.next_attempt_at <= now)
+        .group_by(Channel.platform)
+    )
+    return {platform: (int(n), oldest) for platform, n, oldest in (await session.execute(stmt)).all()}
+
+
 async def workers(session: AsyncSession, since: datetime) -> list[Worker]:
     stmt = select(Worker).where(Worker.heartbeat_at >= since, Worker.stopped_at.is_(None)).order_by(Worker.started_at)
     return list((await session.execute(stmt)).scalars())

@@ -24,6 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app import metrics
 from app.config import Settings
 from app.db import session_scope
 from app.models import Worker
@@ -187,7 +188,7 @@ class PublisherRunner:
         now = self.clock()
         if self._missed_checked is None or (now - self._missed_checked).total_seconds() >= MISSED_CHECK_S:
             async with session_scope(self.maker) as s:
-                await repo.mark_missed(s, now, self.settings.missed_grace)
+                metrics.missed(await repo.mark_missed(s, now, self.settings.missed_grace))
             self._missed_checked = now
         exhausted = False
         loop = asyncio.get_running_loop()
@@ -202,6 +203,7 @@ class PublisherRunner:
                 ids = await repo.claim_due(s, now=self.clock(), owner=self.owner, lease=self.settings.claim_lease,
                                            limit=limit, exclude=list(self.cooling))
                 jobs = await repo.load_jobs(s, ids)
+            metrics.claimed(len(ids))
             for job in jobs:
                 self._spawn(job.target_id, self.publisher.run(job), job)
             started += len(jobs)
