@@ -4,7 +4,8 @@ composition roots (``app.main.create_app``, ``app.worker.run_worker``): no regis
 from __future__ import annotations
 
 from app.analytics.jobs import ENGAGEMENT_SYNC
+from app.publishing.jobs import PREPARE_MEDIA
 from app.publishing.runner import Periodic
 from app.series.jobs import MATERIALISE_SERIES
 
-PERIODIC_JOBS: tuple[Periodic, ...] = (MATERIALISE_SERIES, ENGAGEMENT_SYNC)
+PERIODIC_JOBS: tuple[Periodic, ...] = (MATERIALISE_SERIES, ENGAGEMENT_SYNC, PREPARE_MEDIA)
