@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     dispatch_concurrency: int = 200
     http_timeout: float = 30.0
     series_horizon_days: int = 14
+    # seconds before a post's time when its media is fetched and checked and the platform's upload steps run
+    # (VK photos saved, Instagram containers made): the visible call then goes out at the time; 0 = off
+    prepare_ahead: float = Field(default=300.0, ge=0)
 
     # analyzer / planning
     min_post_spacing: float = 7200.0

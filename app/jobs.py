@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from app.analytics.jobs import ENGAGEMENT_SYNC
 from app.connect.jobs import TOKEN_REFRESH
+from app.publishing.jobs import PREPARE_MEDIA
 from app.publishing.runner import Periodic
 from app.series.jobs import MATERIALISE_SERIES
 
-PERIODIC_JOBS: tuple[Periodic, ...] = (MATERIALISE_SERIES, ENGAGEMENT_SYNC, TOKEN_REFRESH)
+PERIODIC_JOBS: tuple[Periodic, ...] = (MATERIALISE_SERIES, ENGAGEMENT_SYNC, TOKEN_REFRESH, PREPARE_MEDIA)

@@ -136,6 +136,50 @@ class AudienceOnline:
     by_hour_utc: tuple[float, ...]
 
 
+@dataclass(frozen=True)
+class PreparedFile:
+    """Bytes fetched and checked ahead for ``post.media[index]``: the service keeps them in its media store
+    and hands them back at the time as that item's ``path``, so nothing is fetched at the time."""
+
+    index: int
+    name: str
+    data: bytes
+    mime_type: str
+
+    def __repr__(self) -> str:
+        return f"PreparedFile(index={self.index}, name={self.name!r}, bytes={len(self.data)})"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What a connector did ahead of a post's time (see :class:`Preparing`).
+
+    ``checkpoint`` is handed back to ``publish`` as its checkpoint (strings only, no secrets: it is stored and
+    shown to nobody but the connector); ``files`` are media bytes to keep until the time; ``expires_at`` is when
+    the platform drops what was made (an Instagram container after 24 h), ``None`` if it keeps it.
+    """
+
+    checkpoint: Mapping[str, str] = field(default_factory=dict)
+    files: tuple[PreparedFile, ...] = ()
+    expires_at: datetime | None = None
+
+
+@runtime_checkable
+class Preparing(Protocol):
+    """An optional capability: work a connector can do before the post's time so that, at the time, only the
+    visible call is left (VK: photos uploaded and saved; Instagram: containers made and processed; Telegram:
+    media fetched and checked).
+
+    ``prepare`` must not make anything visible to the audience. Its errors are the usual ``ConnectorError``
+    types; the service shows them on the target before the time and still tries the send at the time. The
+    result reaches ``publish`` as ``checkpoint`` (when the target has none of its own yet), so a connector's
+    ``publish`` and ``find_published`` read it like any checkpoint: exactly-once and reconciliation are the
+    same with or without preparation.
+    """
+
+    async def prepare(self, post: PostContent, creds: Credentials, key: str) -> Prepared: ...
+
+
 @runtime_checkable
 class Connector(Protocol):
     """One platform's client. Construct with ``(client: httpx.AsyncClient, base_url: str, **settings)``."""

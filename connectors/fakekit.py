@@ -31,6 +31,7 @@ import fnmatch
 import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -41,6 +42,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
 FaultKind = Literal["error", "latency", "drop", "lost_response"]
+
+
+JOURNAL_MAX = 100_000
 
 
 class FaultSpec(BaseModel):
@@ -86,6 +90,8 @@ class FaultInjector:
     lost_response_mode: Literal["raise", "hang"] = "raise"
     armed: list[list[Any]] = field(default_factory=list)  # [spec, remaining]
     calls: dict[str, int] = field(default_factory=dict)
+    # (unix time, method) of every call, oldest first: when each step of a publish reached the platform
+    journal: deque[tuple[float, str]] = field(default_factory=lambda: deque(maxlen=JOURNAL_MAX))
 
     def arm(self, spec: FaultSpec) -> None:
         self.armed.append([spec, spec.count])
@@ -95,6 +101,7 @@ class FaultInjector:
 
     async def take(self, method: str) -> Fault | None:
         self.calls[method] = self.calls.get(method, 0) + 1
+        self.journal.append((time.time(), method))
         for entry in self.armed:
             spec, remaining = entry
             if remaining > 0 and fnmatch.fnmatchcase(method, spec.method):
@@ -129,10 +136,16 @@ def control_router(faults: FaultInjector, reset: Any, published: Any) -> APIRout
     async def calls() -> dict[str, int]:
         return dict(faults.calls)
 
+    @router.get("/log")
+    async def call_log() -> list[dict[str, Any]]:
+        """Every call with its arrival time (unix seconds), oldest first."""
+        return [{"at": at, "method": method} for at, method in faults.journal]
+
     @router.post("/reset")
     async def reset_all() -> dict[str, Any]:
         faults.clear()
         faults.calls.clear()
+        faults.journal.clear()
         reset()
         return {"ok": True}
 

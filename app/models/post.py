@@ -67,6 +67,11 @@ class Target(IdMixin, TimestampMixin, Base):
     published_at: Mapped[datetime | None] = mapped_column(default=None)
     late_by_s: Mapped[float | None] = mapped_column(Float, default=None)
     late: Mapped[bool] = mapped_column(Boolean, default=False)
+    # what was prepared ahead of the due time (app.publishing.prepare): when, what (JSON, no secrets: the content
+    # fingerprint, the connector's checkpoint, files kept in the media store, expiry) and why it could not be
+    prepared_at: Mapped[datetime | None] = mapped_column(default=None)
+    prepared_payload: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    prepare_error: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class Attempt(IdMixin, Base):

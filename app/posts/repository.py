@@ -45,7 +45,7 @@ async def target_rows_of(session: AsyncSession, post_ids: Sequence[str]) -> dict
     stmt = (
         select(Target.post_id, Target.channel_id, Channel.platform, Target.status, Target.overrides,
                Target.external_id, Target.url, Target.attempts, Target.last_error, Target.published_at,
-               Target.next_attempt_at, Target.late_by_s, Target.late)
+               Target.next_attempt_at, Target.late_by_s, Target.late, Target.prepared_at, Target.prepare_error)
         .outerjoin(Channel, Channel.id == Target.channel_id)
         .where(Target.post_id.in_(post_ids))
         .order_by(Target.created_at, Target.id)

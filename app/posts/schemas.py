@@ -103,6 +103,10 @@ class TargetOut(BaseModel):
     next_attempt_at: datetime | None = None
     late_by_s: float | None
     late: bool
+    # preparation ahead of the time (media fetched and checked, uploads done): when it last ran, and why it
+    # failed (also in last_error while the target is scheduled); the send at the time still tries
+    prepared_at: datetime | None = None
+    prepare_error: str | None = None
 
 
 class PostOut(BaseModel):

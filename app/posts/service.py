@@ -207,7 +207,7 @@ def target_out(t: Any) -> TargetOut:
         channel_id=t.channel_id, platform=t.platform, status=t.status,
         external_id=t.external_id, url=t.url, attempts=t.attempts, last_error=t.last_error,
         published_at=t.published_at, next_attempt_at=t.next_attempt_at if t.status == "scheduled" else None,
-        late_by_s=t.late_by_s, late=t.late,
+        late_by_s=t.late_by_s, late=t.late, prepared_at=t.prepared_at, prepare_error=t.prepare_error,
     )
 
 

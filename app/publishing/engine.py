@@ -25,6 +25,7 @@ from app.logs import job_context
 from app.models.statuses import AttemptOutcome, ChannelStatus
 from app.platforms import ConnectorHub
 from app.posts.content import build_content
+from app.publishing import prepare
 from app.publishing import repository as repo
 from app.publishing.repository import Job
 from app.publishing.writes import GroupCommit
@@ -88,6 +89,11 @@ class Publisher:
     def content(self, job: Job) -> PostContent:
         return build_content(job.text, job.media, job.options, job.overrides, self.settings.media_dir)
 
+    def inputs(self, job: Job) -> tuple[PostContent, dict[str, Any]]:
+        """The content and checkpoint of a send or a reconciliation, with what was prepared ahead applied
+        (:func:`app.publishing.prepare.apply`: only while it fits the content and has not expired)."""
+        return prepare.apply(job, self.content(job), job.checkpoint, self.settings, self.clock())
+
     async def run(self, job: Job) -> str:
         """Send one claimed target and settle it; returns the outcome kind."""
         started = self.clock()
@@ -97,10 +103,10 @@ class Publisher:
         except CredentialsUnreadable as exc:  # nothing was sent; a person must act (old key or reconnect)
             await self._fail(job, started, AuthError(exc.detail, code="credentials_unreadable"), auth=True)
             return "failed"
-        content = self.content(job)
+        content, checkpoint = self.inputs(job)
         try:
             with metrics.publish_attempt(job.platform):
-                published = await connector.publish(content, creds, idempotency_key(job.target_id), job.checkpoint)
+                published = await connector.publish(content, creds, idempotency_key(job.target_id), checkpoint)
         except PublishPending as exc:
             await self._reschedule(
                 job, started, exc.retry_after, AttemptOutcome.PENDING, exc, checkpoint=exc.checkpoint,
@@ -319,10 +325,9 @@ class Publisher:
             await self._fail(job, started, AuthError(message, code="credentials_unreadable"), auth=True)
             return "failed"
         since = job.send_started_at - RECONCILE_SKEW
+        content, checkpoint = self.inputs(job)
         try:
-            found = await connector.find_published(
-                creds, idempotency_key(job.target_id), since, self.content(job), job.checkpoint
-            )
+            found = await connector.find_published(creds, idempotency_key(job.target_id), since, content, checkpoint)
         except OutcomeUnknownError:
             return await self._needs_check(job, started)
         except ConnectorError as exc:

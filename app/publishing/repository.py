@@ -113,6 +113,7 @@ class Job:
     scheduled_at: datetime | None
     next_attempt_at: datetime | None
     send_started_at: datetime | None
+    prepared: dict[str, Any] | None = None  # what was prepared ahead (app.publishing.prepare)
 
 
 async def claim_due(
@@ -227,6 +228,7 @@ async def load_jobs(session: AsyncSession, target_ids: Sequence[str]) -> list[Jo
             Target.id.label("target_id"), Target.post_id, Target.channel_id, Channel.platform, Channel.sandbox,
             Channel.credentials_sealed, Post.text, Post.media, Post.options, Target.overrides, Target.checkpoint,
             Target.attempts, Target.failures, Post.scheduled_at, Target.next_attempt_at, Target.send_started_at,
+            Target.prepared_payload.label("prepared"),
         )
         .join(Post, Post.id == Target.post_id)
         .join(Channel, Channel.id == Target.channel_id)

@@ -20,6 +20,7 @@ a carousel's children are still processing, ``children`` (comma-separated ids).
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Mapping
 from dataclasses import replace
@@ -38,6 +39,7 @@ from connectors.base import (
     MediaItem,
     PlatformLimits,
     PostContent,
+    Prepared,
     Problem,
     Published,
     check_common_limits,
@@ -53,11 +55,15 @@ from connectors.instagram.errors import (
     explain_subcode,
     subcode_in,
 )
+from connectors.prefetch import fetch_photos
 
 MEDIA_FIELDS = "id,timestamp,caption,media_type,media_product_type,permalink,like_count,comments_count"
 JPEG_EXTENSIONS = (".jpg", ".jpeg", ".jpe")
 CLOCK_SKEW = timedelta(minutes=2)
 MAX_PAGES = 40
+PHOTO_MAX_BYTES = 8 * 1024 * 1024  # Instagram's limit for an image
+CONTAINER_LIFETIME = timedelta(hours=24)
+PREPARE_POLL_MAX_S = 90.0  # a container still processing after this is left for publish() to poll
 _USERNAME = re.compile(r"^[A-Za-z0-9._]{1,30}$")
 _KINDS = {"REELS": "reel", "STORY": "story", "FEED": "feed"}
 
@@ -203,6 +209,40 @@ class InstagramConnector(BaseConnector):
         except ContainerGone as exc:
             raise await self._recreate(post, ig, token, checkpoint, exc.message) from exc
         return await self._describe_media(str(body["id"]), token)
+
+    async def prepare(self, post: PostContent, creds: Credentials, key: str) -> Prepared:
+        """The container(s) ahead: photos fetched and checked first (guarded fetcher, JPEG by content; Meta
+        fetches the URL itself), then created and polled until ``FINISHED``, so that at the time only
+        ``media_publish`` is left. The checkpoint is the one ``publish`` stores for its own containers; it
+        expires with the container (24 h). An unpublished container cannot be deleted: it simply expires."""
+        ig, token = creds["ig_user_id"], creds["access_token"]
+        problems = self.validate(post)
+        if problems:
+            raise PermanentError(describe(problems))
+        await fetch_photos(self.client, post, policy=self.fetch_policy, max_bytes=PHOTO_MAX_BYTES,
+                           label="Instagram", accept=self.limits.image_mime_types)
+        checkpoint: dict[str, str] = {}
+        waited = 0.0
+        while waited <= PREPARE_POLL_MAX_S:
+            try:
+                checkpoint = await self._create(post, ig, token, recreated="0", resume=checkpoint or None)
+            except PublishPending as exc:  # carousel items still processing
+                checkpoint = {k: str(v) for k, v in (exc.checkpoint or {}).items()}
+                waited += await _pause(waited)
+                continue
+            break
+        while checkpoint.get("container_id") and waited <= PREPARE_POLL_MAX_S:
+            status, detail = await self._status(checkpoint["container_id"], token)
+            if status == "FINISHED":
+                break
+            if status == "ERROR":
+                subcode = subcode_in(detail)
+                why = explain_subcode(subcode) or "Instagram could not process the media."
+                raise PermanentError(f"{detail or 'ERROR'} — {why}", code=subcode or "ERROR")
+            if status not in ("IN_PROGRESS", ""):
+                raise TransientError(f"Instagram reported the container as {status} while preparing.")
+            waited += await _pause(waited)
+        return Prepared(checkpoint, expires_at=_created_at(checkpoint) + CONTAINER_LIFETIME)
 
     async def _create(
         self, post: PostContent, ig: str, token: str, *, recreated: str, resume: Mapping[str, str] | None = None
@@ -435,6 +475,13 @@ def _created_at(checkpoint: Mapping[str, str]) -> datetime:
         return datetime.fromisoformat(checkpoint.get("created_at", "")).astimezone(UTC)
     except ValueError:
         return datetime.now(UTC) - timedelta(hours=24)
+
+
+async def _pause(waited: float) -> float:
+    """Wait before polling a container again while preparing: soon at first, then every few seconds."""
+    delay = min(5.0, 0.5 + waited / 4)
+    await asyncio.sleep(delay)
+    return delay
 
 
 def _first_wait(post: PostContent) -> float:

@@ -35,12 +35,14 @@ from connectors.base import (
     MediaItem,
     PlatformLimits,
     PostContent,
+    Prepared,
     Published,
 )
 from connectors.errors import OutcomeUnknownError, PermanentError, TransientError
 from connectors.fetch import FetchPolicy, fetch
 from connectors.mediatypes import recognise
 from connectors.pacing import Pacer, Rule, token_key
+from connectors.prefetch import fetch_photo
 from connectors.vk.errors import error_from_http, error_from_transport, error_from_vk
 from connectors.vk.walls import (
     as_published,
@@ -96,6 +98,24 @@ class VKConnector(BaseConnector):
 
     # -- publishing ----------------------------------------------------------------------------------
 
+    async def prepare(self, post: PostContent, creds: Credentials, key: str) -> Prepared:
+        """The upload flow ahead for every photo (fetched through the guarded fetcher, uploaded, saved with
+        ``photos.saveWallPhoto``): ``publish`` then only calls ``wall.post``. Checkpoint: ``attachments``
+        (comma-separated ``photo<owner>_<id>``), ``photos`` (how many). Saved wall photos do not expire and
+        are not shown until a post attaches them."""
+        token = creds["access_token"]
+        _, group_id = owner_numbers(creds["owner_id"])
+        photos = self._photos(post)
+        if not photos:
+            return Prepared()
+        # every photo fetched and checked first: a dead link costs no upload
+        files = [
+            await fetch_photo(self.client, item, i, policy=self.fetch_policy, max_bytes=MAX_PHOTO_BYTES, label="VK")
+            for i, item in enumerate(photos)
+        ]
+        attachments = [await self._upload_bytes(token, group_id, f.name, f.data, f.mime_type) for f in files]
+        return Prepared({"attachments": ",".join(attachments), "photos": str(len(attachments))})
+
     async def publish(
         self,
         post: PostContent,
@@ -103,10 +123,16 @@ class VKConnector(BaseConnector):
         key: str,
         checkpoint: Mapping[str, str] | None = None,
     ) -> Published:
-        """Upload the photos, then ``wall.post`` with ``guid=key``; the post's id is ``<owner_id>_<post_id>``."""
+        """Upload the photos (unless ``checkpoint`` holds the ``attachments`` saved ahead by :meth:`prepare`),
+        then ``wall.post`` with ``guid=key``; the post's id is ``<owner_id>_<post_id>``."""
         token = creds["access_token"]
         owner, group_id = owner_numbers(creds["owner_id"])
-        attachments = [await self._upload(token, owner, group_id, item) for item in self._photos(post)]
+        photos = self._photos(post)
+        saved = (checkpoint or {}).get("attachments", "")
+        if saved and len(saved.split(",")) == len(photos):
+            attachments = saved.split(",")
+        else:
+            attachments = [await self._upload(token, owner, group_id, item) for item in photos]
         if post.link:
             attachments.append(post.link)
         params: dict[str, Any] = {"owner_id": owner, "message": plain_text(post), "guid": key}
@@ -272,6 +298,15 @@ class VKConnector(BaseConnector):
         target = {"group_id": group_id} if group_id is not None else {}
         server = await self._call(token, "photos.getWallUploadServer", target)
         name, data, mime = await self._image_bytes(item)
+        return await self._upload_bytes(token, group_id, name, data, mime, server)
+
+    async def _upload_bytes(
+        self, token: str, group_id: int | None, name: str, data: bytes, mime: str, server: Any = None
+    ) -> str:
+        """Upload and save one photo's bytes (asking for the upload server unless given)."""
+        target = {"group_id": group_id} if group_id is not None else {}
+        if server is None:
+            server = await self._call(token, "photos.getWallUploadServer", target)
         try:
             uploaded = await self.client.post(str(server["upload_url"]), files={"photo": (name, data, mime)})
             result = uploaded.json()
