@@ -20,6 +20,7 @@ BENCHMARKS: dict[str, tuple[list[str], float]] = {  # module args, timeout in se
     "dispatch": (["-m", "bench.dispatch"], 3600.0),
     "analyzer": (["-m", "bench.analyzer"], 1800.0),
     "stalls": (["-m", "bench.stalls"], 3600.0),
+    "wakeup": (["-m", "bench.wakeup"], 1800.0),
 }
 
 
