@@ -21,6 +21,7 @@ BENCHMARKS: dict[str, tuple[list[str], float]] = {  # module args, timeout in se
     "analyzer": (["-m", "bench.analyzer"], 1800.0),
     "stalls": (["-m", "bench.stalls"], 3600.0),
     "failover": (["-m", "bench.failover"], 900.0),
+    "wakeup": (["-m", "bench.wakeup"], 1800.0),
 }
 
 

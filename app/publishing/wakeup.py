@@ -157,6 +157,11 @@ class Receiver:
         except OSError:  # without it, commits of other processes wait for the safety tick
             log.warning("wakeup.socket_unavailable", extra={"folder": str(self.folder)}, exc_info=True)
 
+    @property
+    def bound(self) -> bool:
+        """Whether other processes can reach this runner (a socket in ``<db>.wake/``)."""
+        return self._sock is not None
+
     def _drain(self) -> None:
         assert self._sock is not None
         with contextlib.suppress(BlockingIOError, InterruptedError):
