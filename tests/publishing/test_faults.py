@@ -4,10 +4,12 @@ and a fifth of all platform calls failing with a mix of 429 / 5xx / connection r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import glob
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -130,7 +132,8 @@ class PrivateCluster:
         self._run("initdb", "-D", str(self.dir), "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8")
 
     def _run(self, tool: str, *args: str) -> None:
-        subprocess.run([*self.as_user, str(self.bin / tool), *args], check=True, capture_output=True, timeout=120)
+        done = subprocess.run([*self.as_user, str(self.bin / tool), *args], capture_output=True, timeout=120)
+        assert done.returncode == 0, f"{tool} failed: {done.stderr.decode(errors='replace')[-2000:]}"
 
     def start(self) -> None:
         opts = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
@@ -145,21 +148,23 @@ class PrivateCluster:
 
 
 @pytest.fixture
-def private_pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateCluster]:
+def private_pg() -> Iterator[PrivateCluster]:
     if BACKEND != "postgres":
         pytest.skip("the database restart is a PostgreSQL scenario (SMM_TEST_DB=postgres runs it)")
     bin_dir = _pg_bin()
     if bin_dir is None:
         pytest.skip("no PostgreSQL server binaries (initdb, pg_ctl) on this machine for a private cluster")
-    cluster = PrivateCluster(bin_dir, tmp_path_factory.mktemp("private-pg"))
-    cluster.start()
+    root = Path(tempfile.mkdtemp(prefix="smm-private-pg-"))  # not under pytest's root-only tmp: postgres reads it
     try:
-        yield cluster
-    finally:
+        cluster = PrivateCluster(bin_dir, root)
+        cluster.start()
         try:
-            cluster.stop("immediate")
-        except subprocess.CalledProcessError:
-            pass
+            yield cluster
+        finally:
+            with contextlib.suppress(AssertionError, subprocess.SubprocessError):
+                cluster.stop("immediate")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 async def test_postgres_restarted_mid_burst(private_pg: PrivateCluster, tmp_path: Path, procs: list[Any]) -> None:
