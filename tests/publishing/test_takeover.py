@@ -82,3 +82,25 @@ async def test_a_claim_its_own_worker_lost_track_of_is_recovered(env: Env, api: 
     await alive.dispatch_once()
     await drain(alive)
     assert (await env.target(post_id)).status == "published"
+
+
+async def test_a_lost_answer_to_the_check_is_asked_again_not_left_to_a_person(env: Env,
+                                                                              api: httpx.AsyncClient) -> None:
+    """VK can tell (guid): when the answer to ``wall.get`` itself is lost, the publisher asks again later rather
+    than calling it ``needs_check`` (only a platform that cannot tell, like Telegram, leaves it to a person)."""
+    ch = await make_channel(api, "vk")
+    post = await queue(api, ch["id"], "VK checked twice")
+    await env.arm("vk", method="wall.post", count=1, kind="lost_response")
+    await env.arm("vk", method="wall.get", count=1, kind="lost_response")
+    env.clock.advance(1)
+    runner = env.runner()
+    await runner.dispatch_once()
+    await drain(runner)
+    target = await env.target(post["id"])
+    assert target.status == "publishing" and target.lease_owner is None  # waiting for the next check
+    env.clock.advance(10)
+    assert await runner.sweep() == 1
+    await drain(runner)
+    target = await env.target(post["id"])
+    assert target.status == "published"
+    assert len(await env.published_at_fake("vk")) == 1
