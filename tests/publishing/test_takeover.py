@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+import pytest
 from sqlalchemy import update
 
 from app.models import Target, Worker
@@ -104,3 +105,28 @@ async def test_a_lost_answer_to_the_check_is_asked_again_not_left_to_a_person(en
     target = await env.target(post["id"])
     assert target.status == "published"
     assert len(await env.published_at_fake("vk")) == 1
+
+
+async def test_a_tokens_budget_is_split_between_the_live_workers(env: Env) -> None:
+    """Per-token (and per-minute) rules are shared: with two live workers each keeps half of the budget, so
+    together they stay within it; a dead worker's share comes back."""
+    from connectors.pacing import Pacer, Rule
+
+    async with env.maker() as s:
+        s.add(Worker(id="other-worker", hostname="h", pid=2, kind="worker", started_at=env.clock.now,
+                     heartbeat_at=env.clock.now))
+        await s.commit()
+    runner = env.runner()
+    t = [0.0]
+    pacer = Pacer(clock=lambda: t[0])
+    budget, spacing = Rule.budget("token", 1, 1 / 30), Rule.every("chat", 1.0)
+    try:
+        await runner.heartbeat()
+        assert Pacer.senders == 2
+        assert [pacer.reserve(budget) for _ in range(3)] == pytest.approx([0, 2 / 30, 4 / 30])
+        assert [pacer.reserve(spacing) for _ in range(2)] == [0, 1.0]  # per chat: the claim's job, not split
+        env.clock.advance(env.settings.worker_dead_after + 1)  # the other worker died
+        await runner.heartbeat()
+        assert Pacer.senders == 1
+    finally:
+        Pacer.set_senders(1)
