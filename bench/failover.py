@@ -2,8 +2,8 @@
 
 Run from the repository root:  .venv/bin/python -m bench.failover [--quick]
 
-600 Telegram posts on 60 channels over 15 s (each channel one post every 1.5 s, inside Telegram's per-chat
-interval), the fake (its own process) answering after 0.2 s so that sends are in flight at the kill; 5 s into
+600 Telegram posts on 60 channels (a bot each) over 15 s (each channel one post every 1.5 s, inside Telegram's
+per-chat interval), the fake (its own process) answering after 0.2 s so that sends are in flight at the kill; 5 s into
 the burst the worker holding claims is SIGKILLed. Reported: the channels it held, the seconds until each of them
 published again, and the lateness (published − scheduled) of the posts due after the kill — on those channels
 and over all. The same run is made twice: with the default ``SMM_WORKER_DEAD_AFTER`` (10 s) and with it out of
@@ -77,7 +77,8 @@ def query(db: BenchDb, sql: str, *args: Any) -> list[Any]:
 
 def one_run(label: str, channels: int, posts: int, span: float, dead_after: str, fake_base: str) -> Run:
     with temp_database("postgres", "failover") as db:
-        creds = [{"bot_token": "123456789:AAEabcdefghijklmnopqrstuvwxyz012345", "chat_id": f"-100{9000 + i}"}
+        # a bot per channel: the burst (40 posts/s) is above one bot's budget of ~30 messages/s
+        creds = [{"bot_token": f"{123456000 + i}:AAEabcdefghijklmnopqrstuvwxyz012345", "chat_id": f"-100{9000 + i}"}
                  for i in range(channels)]
         ws_id, channel_ids = asyncio.run(seed_channels(db, creds))
         env = smm_env(db, SMM_TELEGRAM_API_BASE=fake_base, SMM_SAFETY_TICK="3600",

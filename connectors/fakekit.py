@@ -18,16 +18,26 @@ Fault kinds (``POST /_control/faults``)::
     {"method": "wall.post", "kind": "drop"}                      # connection dropped before anything happened
     {"method": "wall.post", "kind": "lost_response"}             # side effect happened, the client never hears
 
+    {"method": "*", "count": 100000, "kind": "error", "status": 502, "probability": 0.05}  # 5 % of calls
+
 A dropped connection or a lost response raise the very httpx exceptions a real network produces when the fake runs
 in-process behind ``httpx.ASGITransport``; when it is served by uvicorn (``lost_response_mode="hang"``) the
-answer is held back for ``delay`` seconds so that the client's own timeout fires.
+answer is held back for ``delay`` seconds so that the client's own timeout fires, and a drop aborts the TCP
+connection (served by :func:`serve_in_thread`; elsewhere the handler's exception makes uvicorn answer 500).
+
+``probability`` arms a fault for a share of the matching calls (drawn from the injector's ``random.Random``,
+seeded for reproducible runs); a call the draw spares does not use up the fault's ``count``. Several specs with
+probabilities make a mix; ``GET /_control/calls`` counts calls per method and ``GET /_control/hits`` the faults
+that fired, per kind.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import fnmatch
+import random
 import socket
 import threading
 import time
@@ -39,7 +49,7 @@ from typing import Any, Literal
 import httpx
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 FaultKind = Literal["error", "latency", "drop", "lost_response"]
 
@@ -59,6 +69,25 @@ class FaultSpec(BaseModel):
     body: Any = None
     headers: dict[str, str] = {}
     delay: float = 0.0
+    probability: float = Field(default=1.0, ge=0.0, le=1.0)
+
+
+# the uvicorn transport of the request being handled, set by serve_in_thread's wrapper (for a real reset)
+_TRANSPORT: contextvars.ContextVar[Any] = contextvars.ContextVar("fake_transport", default=None)
+
+
+class _KnowsItsConnection:
+    """Outermost ASGI wrapper: remembers the request's transport so that a "drop" fault can abort it."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        token = _TRANSPORT.set(getattr(getattr(send, "__self__", None), "transport", None))
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            _TRANSPORT.reset(token)
 
 
 @dataclass
@@ -71,6 +100,10 @@ class Fault:
         if self.spec.kind == "error":
             return JSONResponse(self.spec.body, status_code=self.spec.status, headers=self.spec.headers)
         if self.spec.kind == "drop":
+            transport = _TRANSPORT.get()
+            if self.mode == "hang" and transport is not None:  # served: a real connection reset
+                transport.abort()
+                return JSONResponse(None, status_code=500)  # written to a closed transport: nobody gets it
             raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
         return None
 
@@ -92,6 +125,8 @@ class FaultInjector:
     calls: dict[str, int] = field(default_factory=dict)
     # (unix time, method) of every call, oldest first: when each step of a publish reached the platform
     journal: deque[tuple[float, str]] = field(default_factory=lambda: deque(maxlen=JOURNAL_MAX))
+    hits: dict[str, int] = field(default_factory=dict)  # faults that fired, per kind (or "error <status>")
+    rng: random.Random = field(default_factory=lambda: random.Random(20261201))
 
     def arm(self, spec: FaultSpec) -> None:
         self.armed.append([spec, spec.count])
@@ -105,6 +140,10 @@ class FaultInjector:
         for entry in self.armed:
             spec, remaining = entry
             if remaining > 0 and fnmatch.fnmatchcase(method, spec.method):
+                if spec.probability < 1.0 and self.rng.random() >= spec.probability:
+                    continue
+                kind = f"error {spec.status}" if spec.kind == "error" else spec.kind
+                self.hits[kind] = self.hits.get(kind, 0) + 1
                 entry[1] -= 1
                 if entry[1] == 0:
                     self.armed.remove(entry)
@@ -140,12 +179,16 @@ def control_router(faults: FaultInjector, reset: Any, published: Any) -> APIRout
     async def call_log() -> list[dict[str, Any]]:
         """Every call with its arrival time (unix seconds), oldest first."""
         return [{"at": at, "method": method} for at, method in faults.journal]
+    @router.get("/hits")
+    async def hits() -> dict[str, int]:
+        return dict(faults.hits)
 
     @router.post("/reset")
     async def reset_all() -> dict[str, Any]:
         faults.clear()
         faults.calls.clear()
         faults.journal.clear()
+        faults.hits.clear()
         reset()
         return {"ok": True}
 
@@ -168,7 +211,8 @@ def serve_in_thread(app: FastAPI, port: int | None = None) -> Iterator[str]:
     import uvicorn
 
     port = port or _free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    config = uvicorn.Config(_KnowsItsConnection(app), host="127.0.0.1", port=port, log_level="warning",
+                            lifespan="off")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import metrics
@@ -328,8 +329,11 @@ class Publisher:
         content, checkpoint = self.inputs(job)
         try:
             found = await connector.find_published(creds, idempotency_key(job.target_id), since, content, checkpoint)
-        except OutcomeUnknownError:
-            return await self._needs_check(job, started)
+        except OutcomeUnknownError as exc:
+            if isinstance(exc.__cause__, httpx.TransportError):
+                # the check's own answer was lost on the way (a read: nothing happened): ask again, it can tell
+                return await self._ask_again_later(job, exc)
+            return await self._needs_check(job, started)  # the platform cannot tell
         except ConnectorError as exc:
             return await self._ask_again_later(job, exc)
         if found is not None:

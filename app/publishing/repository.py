@@ -456,6 +456,14 @@ async def worker_stopped(session: AsyncSession, worker_id: str, now: datetime) -
     await session.execute(update(Worker).where(Worker.id == worker_id).values(stopped_at=now, heartbeat_at=now))
 
 
+async def live_workers(session: AsyncSession, now: datetime, dead_after: float) -> int:
+    """How many publisher processes are alive (heart-beat within ``dead_after``, not stopped)."""
+    stmt = select(func.count()).select_from(Worker).where(
+        Worker.heartbeat_at >= now - timedelta(seconds=dead_after), Worker.stopped_at.is_(None)
+    )
+    return int((await session.execute(stmt)).scalar_one())
+
+
 async def heartbeat_of(session: AsyncSession, worker_id: str) -> datetime | None:
     """When the worker last heart-beat (``None``: never, or its row is gone)."""
     return (await session.execute(select(Worker.heartbeat_at).where(Worker.id == worker_id))).scalar_one_or_none()

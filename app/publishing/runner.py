@@ -35,6 +35,7 @@ from app.publishing.repository import Job
 from app.publishing.wakeup import NOTIFY_CHANNEL, Receiver
 from app.security import CredentialBox
 from app.timeutil import utcnow
+from connectors.pacing import Pacer
 
 log = logging.getLogger("smm.scheduler")
 
@@ -157,6 +158,7 @@ class PublisherRunner:
         async with session_scope(self.maker) as s:
             released = await repo.release(s, self.owner, self.clock())
             await repo.worker_stopped(s, self.owner, self.clock())
+        Pacer.set_senders(1)
         log.info("scheduler.stopped", extra={"owner": self.owner, "released": released})
 
     # waking -------------------------------------------------------------------------------------------
@@ -311,6 +313,9 @@ class PublisherRunner:
         async with session_scope(self.maker) as s:
             await repo.heartbeat(s, self.worker, now)
             await repo.renew_leases(s, self.owner, list(self.inflight), now, self.settings.claim_lease)
+            alive = await repo.live_workers(s, now, self.settings.worker_dead_after)
+        # a token's budget (per-token and per-minute rates) is split between the workers sending with it
+        Pacer.set_senders(alive)
         listener = self._listener
         if self._wants_listen and not self.stopping and (listener is None or listener.is_closed()):  # type: ignore[attr-defined]
             # the database restarted under the LISTEN connection: listen again, and look for what we missed

@@ -183,9 +183,9 @@ class TelegramConnector(BaseConnector):
         tk = token_key(token)
         chat = (tk, chat_id.strip().lower())
         await self._pacer.wait(
-            Rule.every(("tg-token", tk), 1.0 / self.limits.per_token_per_second),
+            Rule.budget(("tg-token", tk), 1, 1.0 / self.limits.per_token_per_second),
             Rule.every(("tg-chat", chat), 1.0 / self.limits.per_chat_per_second),
-            Rule(("tg-chat-min", chat), PER_CHAT_PER_MINUTE, 60.0),
+            Rule.budget(("tg-chat-min", chat), PER_CHAT_PER_MINUTE, 60.0),
         )
 
     async def _call(self, token: str, method: str, params: dict[str, Any], request: Request | None = None) -> Any:

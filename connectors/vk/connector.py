@@ -250,7 +250,7 @@ class VKConnector(BaseConnector):
     async def _call(self, token: str, method: str, params: dict[str, Any], *rules: Rule) -> Any:
         """One API call, paced by the token's rule and ``rules``; returns ``response`` or raises."""
         rate = self.community_token_per_second if self.token_kind == "community" else self.limits.per_token_per_second
-        await self._pacer.wait(Rule.every(("vk-token", token_key(token)), 1.0 / rate), *rules)
+        await self._pacer.wait(Rule.budget(("vk-token", token_key(token)), 1, 1.0 / rate), *rules)
         data = {k: str(v) for k, v in params.items() if v is not None}
         data.update(access_token=token, v=self.api_version)
         try:

@@ -94,7 +94,7 @@ async def outcomes(settings: Settings) -> dict[str, tuple[str, datetime | None]]
 async def start_workers(settings: Settings, procs: list[Any], env: dict[str, str], n: int) -> None:
     """``n`` workers, returning once each has heart-beat (start-up takes seconds on a busy machine)."""
     procs.extend(start_worker(env) for _ in range(n))
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while await live_workers(settings) < n:
         assert time.monotonic() < deadline, "the workers did not start\n" + worker_logs(settings)
         assert all(p.poll() is None for p in procs), worker_logs(settings)
