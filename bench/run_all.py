@@ -1,9 +1,9 @@
-"""Run every benchmark, one after another, each in its own process: api, dispatch, analyzer, stalls.
+"""Run every benchmark, one after another, each in its own process: api, dispatch, analyzer, stalls, prepare.
 
-Run from the repository root:  .venv/bin/python -m bench.run_all [--quick] [--only api,dispatch,analyzer,stalls]
+Run from the repository root:  .venv/bin/python -m bench.run_all [--quick] [--only api,dispatch,analyzer,stalls,prepare]
 
 Each benchmark writes its own block of bench/RESULTS.md (``--quick`` runs are smoke runs and write nothing for
-api/dispatch/stalls). Exit status: 0 when every benchmark exited 0, else 1.
+api/dispatch/stalls/prepare). Exit status: 0 when every benchmark exited 0, else 1.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ BENCHMARKS: dict[str, tuple[list[str], float]] = {  # module args, timeout in se
     "dispatch": (["-m", "bench.dispatch"], 3600.0),
     "analyzer": (["-m", "bench.analyzer"], 1800.0),
     "stalls": (["-m", "bench.stalls"], 3600.0),
+    "prepare": (["-m", "bench.prepare"], 900.0),
 }
 
 
