@@ -167,7 +167,7 @@ def run(posts: int, backend: str, lead: float) -> dict[str, Any]:
 
 def render(results: dict[str, Any], posts: int, backend: str, cmd: str, elapsed: float) -> str:
     lines = [
-        "## Photo posts on time: preparation ahead (`bench/prepare.py`)",
+        f"## Photo posts on time: preparation ahead (`bench/prepare.py`, {backend})",
         "",
         f"{now_stamp()} · {machine_info()} · load {load_avg()} · `{cmd}` · {elapsed:.0f} s",
         "",
@@ -197,13 +197,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lead", type=float, default=None, help="seconds from the first post's creation to its time")
     args = ap.parse_args(argv)
     posts = args.posts or (8 if args.quick else 100)
-    lead = args.lead or (6.0 if args.quick else 15.0)
+    lead = args.lead or (6.0 if args.quick else 30.0)
     started = time.monotonic()
     results = run(posts, args.backend, lead)
     text = render(results, posts, args.backend, command_line("bench.prepare", argv), time.monotonic() - started)
     print(text)
     if not args.quick:
-        write_section("prepare", text)
+        write_section("prepare" if args.backend == "sqlite" else f"prepare-{args.backend}", text)
     return 0
 
 
