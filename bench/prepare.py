@@ -10,7 +10,7 @@ at 1 post/s, round-robin over its channels, the photo served by a local media se
 
 Lateness = when the visible call reached the fake (``/_control/log``: VK ``wall.post``, Telegram ``sendPhoto``,
 Facebook ``POST /photos``, Instagram ``POST /media_publish``) minus the post's time; a platform's calls are paired
-with its posts in time order. Target: p99 ≤ 1 s with preparation. ``--quick`` (8 posts) prints and writes
+with its posts in time order. Target: p99 ≤ 1 s with preparation. ``--quick`` (4 posts) prints and writes
 nothing; a full run writes its block of bench/RESULTS.md.
 """
 
@@ -93,7 +93,7 @@ def fakes() -> Iterator[dict[str, str]]:
 def start_serve(db: BenchDb, bases: dict[str, str], media: str, ahead: str) -> tuple[Proc, str]:
     port = free_port()
     env = smm_env(
-        db, SMM_PORT=str(port), SMM_SAFETY_TICK="3600", SMM_PREPARE_AHEAD=ahead,
+        db, SMM_PORT=str(port), SMM_SAFETY_TICK="3600", SMM_PREPARE_AHEAD=ahead, SMM_SHUTDOWN_GRACE="1",
         SMM_FETCH_ALLOW_HOSTS=media.removeprefix("http://"),
         **{f"SMM_{p.upper()}_API_BASE": bases[p] for p in PLATFORMS},
     )
@@ -108,6 +108,7 @@ def visible_calls(base: str, platform: str) -> list[float]:
 
 
 def run(posts: int, backend: str, lead: float) -> dict[str, Any]:
+    began = time.monotonic()
     with contextlib.ExitStack() as stack:
         media = stack.enter_context(serve_in_thread(media_app()))
         setups: list[dict[str, Any]] = []
@@ -124,8 +125,12 @@ def run(posts: int, backend: str, lead: float) -> dict[str, Any]:
             proc, api = start_serve(db, bases, media, ahead)
             stack.callback(proc.stop)
             setups.append({"mode": mode, "order": order, "bases": bases, "proc": proc, "api": api})
+        # on the way out both servers are told to stop at once, then waited for (callbacks run last-in first-out)
+        stack.callback(lambda: [s["proc"].popen.terminate() for s in setups])
+        print(f"set up in {time.monotonic() - began:.1f} s", file=sys.stderr)
         for s in setups:
             wait_http(f"{s['api']}/readyz", s["proc"], timeout=120)
+        print(f"ready in {time.monotonic() - began:.1f} s", file=sys.stderr)
         t0 = time.time() + lead
         due: dict[str, dict[str, list[float]]] = {}
         for m, s in enumerate(setups):
@@ -191,13 +196,13 @@ def render(results: dict[str, Any], posts: int, backend: str, cmd: str, elapsed:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    ap.add_argument("--quick", action="store_true", help="8 posts; prints, writes nothing")
+    ap.add_argument("--quick", action="store_true", help="4 posts (one per platform); prints, writes nothing")
     ap.add_argument("--posts", type=int, default=None)
     ap.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
     ap.add_argument("--lead", type=float, default=None, help="seconds from the first post's creation to its time")
     args = ap.parse_args(argv)
-    posts = args.posts or (8 if args.quick else 100)
-    lead = args.lead or (6.0 if args.quick else 30.0)
+    posts = args.posts or (4 if args.quick else 100)
+    lead = args.lead or (5.0 if args.quick else 30.0)
     started = time.monotonic()
     results = run(posts, args.backend, lead)
     text = render(results, posts, args.backend, command_line("bench.prepare", argv), time.monotonic() - started)

@@ -149,13 +149,13 @@ class Preparer:
                 stale_before=now - timedelta(hours=STALE_AFTER_H), limit=PREPARE_BATCH,
             )
             jobs = await repo.load_jobs(s, ids)
-        todo: list[Job] = []
-        for job in jobs:
-            if self._still_good(job):
-                async with session_scope(self.maker) as s:
+        good = [job for job in jobs if self._still_good(job)]
+        kept = {job.target_id for job in good}
+        todo = [job for job in jobs if job.target_id not in kept]
+        if good:
+            async with session_scope(self.maker) as s:
+                for job in good:
                     await store.confirm_prepared(s, job.target_id, now)
-            else:
-                todo.append(job)
         gate = asyncio.Semaphore(PREPARE_CONCURRENCY)
 
         async def one(job: Job) -> None:
