@@ -1,9 +1,9 @@
-"""Run every benchmark, one after another, each in its own process: api, dispatch, analyzer, stalls, failover.
+"""Run every benchmark, one after another, each in its own process (the list below).
 
-Run from the repository root:  .venv/bin/python -m bench.run_all [--quick] [--only api,dispatch,...,failover]
+Run from the repository root:  .venv/bin/python -m bench.run_all [--quick] [--only name,name,...]
 
-Each benchmark writes its own block of bench/RESULTS.md (``--quick`` runs are smoke runs and write nothing for
-api/dispatch/stalls/failover). Exit status: 0 when every benchmark exited 0, else 1.
+Each benchmark writes its own block of bench/RESULTS.md (``--quick`` runs are smoke runs and write nothing).
+Exit status: 0 when every benchmark exited 0, else 1.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ BENCHMARKS: dict[str, tuple[list[str], float]] = {  # module args, timeout in se
     "stalls": (["-m", "bench.stalls"], 3600.0),
     "failover": (["-m", "bench.failover"], 900.0),
     "wakeup": (["-m", "bench.wakeup"], 1800.0),
+    "prepare": (["-m", "bench.prepare"], 900.0),
 }
 
 

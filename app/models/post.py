@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, IdMixin, TimestampMixin, utcnow
@@ -45,6 +45,9 @@ class Target(IdMixin, TimestampMixin, Base):
         Index("ix_targets_lease", "status", "lease_expires_at"),
         # the calendar of one channel: range + keyset + order from the index alone, then posts by primary key
         Index("ix_targets_channel_order", "channel_id", "order_at", "post_id"),
+        # the few targets holding a preparation (app.publishing.prepared.leftovers looks for finished ones)
+        Index("ix_targets_prepared", "status", sqlite_where=text("prepared_at IS NOT NULL"),
+              postgresql_where=text("prepared_at IS NOT NULL")),
     )
 
     post_id: Mapped[str] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)

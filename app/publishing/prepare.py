@@ -58,6 +58,7 @@ from connectors.errors import ConnectorError
 log = logging.getLogger("smm.prepare")
 
 PREPARE_TICK_S = 2.0
+PREPARE_MIN_LEAD_S = 1.0  # a target due sooner than this is left to the send (it would race the claim)
 PREPARE_BATCH = 200
 PREPARE_CONCURRENCY = 20
 PREPARE_TIMEOUT_S = 120.0  # one target's preparation; beyond it the send at the time does the work
@@ -142,18 +143,19 @@ class Preparer:
         now = self.clock()
         async with session_scope(self.maker) as s:
             ids = await store.due_for_preparing(
-                s, now=now, until=now + timedelta(seconds=self.settings.prepare_ahead),
+                s, after=now + timedelta(seconds=PREPARE_MIN_LEAD_S),
+                until=now + timedelta(seconds=self.settings.prepare_ahead),
                 retry_before=now - timedelta(seconds=RETRY_FAILED_S),
                 stale_before=now - timedelta(hours=STALE_AFTER_H), limit=PREPARE_BATCH,
             )
             jobs = await repo.load_jobs(s, ids)
-        todo: list[Job] = []
-        for job in jobs:
-            if self._still_good(job):
-                async with session_scope(self.maker) as s:
+        good = [job for job in jobs if self._still_good(job)]
+        kept = {job.target_id for job in good}
+        todo = [job for job in jobs if job.target_id not in kept]
+        if good:
+            async with session_scope(self.maker) as s:
+                for job in good:
                     await store.confirm_prepared(s, job.target_id, now)
-            else:
-                todo.append(job)
         gate = asyncio.Semaphore(PREPARE_CONCURRENCY)
 
         async def one(job: Job) -> None:

@@ -23,10 +23,11 @@ PREPARE_FAILED = "prepare_failed"  # error_code of a scheduled target whose prep
 
 
 async def due_for_preparing(
-    session: AsyncSession, *, now: datetime, until: datetime, retry_before: datetime, stale_before: datetime,
+    session: AsyncSession, *, after: datetime, until: datetime, retry_before: datetime, stale_before: datetime,
     limit: int,
 ) -> list[str]:
-    """Scheduled targets due by ``until`` on active channels that need a look: never prepared, edited since
+    """Scheduled targets due after ``after`` (what is due sooner is the dispatcher's: preparing it would race
+    the send) and by ``until`` on active channels that need a look: never prepared, edited since
     (the post's or the target's ``updated_at`` is newer), failed before ``retry_before``, or prepared before
     ``stale_before`` (what the platform made may expire). Soonest first."""
     edited = or_(Target.prepared_at < Post.updated_at, Target.prepared_at < Target.updated_at)
@@ -36,6 +37,7 @@ async def due_for_preparing(
         .join(Channel, Channel.id == Target.channel_id)
         .where(
             Target.status == TargetStatus.SCHEDULED,
+            Target.next_attempt_at > after,
             Target.next_attempt_at <= until,
             Channel.status == ChannelStatus.ACTIVE,
             or_(

@@ -21,10 +21,14 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('prepared_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('prepared_payload', sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column('prepare_error', sa.Text(), nullable=True))
+        batch_op.create_index('ix_targets_prepared', ['status'], unique=False,
+                              sqlite_where=sa.text('prepared_at IS NOT NULL'),
+                              postgresql_where=sa.text('prepared_at IS NOT NULL'))
 
 
 def downgrade() -> None:
     with op.batch_alter_table('targets', schema=None) as batch_op:
+        batch_op.drop_index('ix_targets_prepared')
         batch_op.drop_column('prepare_error')
         batch_op.drop_column('prepared_payload')
         batch_op.drop_column('prepared_at')
