@@ -357,7 +357,7 @@ def render(bare: dict[int, loadgen.Cell], results: list[dict[str, Any]], cmd: st
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    ap.add_argument("--quick", action="store_true", help="5,000 posts, 1 and 8 clients, 1 s per cell (smoke run)")
+    ap.add_argument("--quick", action="store_true", help="2,000 posts, 1 and 8 clients, 0.5 s per cell (smoke run)")
     ap.add_argument("--posts", type=int, default=None)
     ap.add_argument("--seconds", type=float, default=None, help="measured seconds per (request, clients) cell")
     ap.add_argument("--clients", default=None, help="comma list of concurrency levels (default 1,8,32)")
@@ -365,8 +365,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-write", action="store_true", help="print only, leave RESULTS.md alone")
     ap.add_argument("--profile", action="store_true", help="run the app under cProfile and print the top functions")
     args = ap.parse_args(argv)
-    n_posts = args.posts or (5_000 if args.quick else 100_000)
-    seconds = args.seconds or (1.0 if args.quick else 8.0)
+    n_posts = args.posts or (2_000 if args.quick else 100_000)
+    seconds = args.seconds or (0.5 if args.quick else 8.0)
     levels = tuple(int(c) for c in (args.clients or ("1,8" if args.quick else "1,8,32")).split(","))
     rng = random.Random(SEED)
     started = time.time()
