@@ -59,7 +59,7 @@ def test_serve_metrics_after_publishing(settings: Settings, tmp_path: Path) -> N
     served = serve(env, tmp_path / "serve.log", ready_timeout=120)
     try:
         channel_id, post_id = _channel_and_post(served.api)
-        wait_for(lambda: _published(served.api, post_id), timeout=30)
+        wait_for(lambda: _published(served.api, post_id), timeout=60)
         r = httpx.get(f"{served.base}/metrics", timeout=30)  # no key: an internal network's scraper
         assert r.status_code == 200, r.text
         assert r.headers["content-type"].startswith("text/plain")
@@ -102,7 +102,7 @@ def test_worker_serves_its_own_metrics(settings: Settings, tmp_path: Path) -> No
             worker = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], cwd=ROOT, env=worker_env,
                                       stdout=out, stderr=subprocess.STDOUT)
         api = served.api
-        wait_for(lambda: _published(api, post_id), timeout=30)
+        wait_for(lambda: _published(api, post_id), timeout=120)  # a worker starts slowly on a busy machine
         page = wait_for(lambda: _scrape(f"http://127.0.0.1:{port}/metrics", worker, log), timeout=30)
         assert httpx.get(f"http://127.0.0.1:{port}/elsewhere", timeout=10).status_code == 404
         api_page = httpx.get(f"{served.base}/metrics", timeout=30).text
