@@ -118,16 +118,36 @@ def _iso(d: datetime) -> str:
     return d.isoformat().replace("+00:00", "Z")
 
 
+class _Staged:
+    """Stands in for the session in ``service.stage_post``: keeps what the service adds, for bulk INSERTs."""
+
+    def __init__(self) -> None:
+        self.added: list[Any] = []
+
+    def add(self, obj: Any) -> None:
+        self.added.append(obj)
+
+    def add_all(self, objs: list[Any]) -> None:
+        self.added.extend(objs)
+
+
+def _values(obj: Any) -> dict[str, Any]:
+    """The column values the service set on a new ORM object (the model's defaults fill the rest at INSERT)."""
+    return {k: v for k, v in obj.__dict__.items() if not k.startswith("_")}
+
+
 async def seed_posts(db: BenchDb, ws_id: str, channel_ids: list[str], n: int, lo: datetime, hi: datetime,
-                     rng: random.Random, chunk: int = 5000) -> list[str]:
-    """``n`` posts with one target each, through the service's own code: each post is built as
-    ``app.posts.service.create`` builds it and staged by ``service.stage_post`` (what ``insert_post`` does, without
-    a flush per post); the past ones then go through the publisher's own transition (``mark_published``) and get
-    their attempt row (``attempt_row``), as a worker would have left them. One flush per ``chunk`` posts."""
-    from sqlalchemy import select
+                     rng: random.Random, chunk: int = 10_000) -> list[str]:
+    """``n`` posts with one target each, as the service makes them: each post is built as
+    ``app.posts.service.create`` builds it and staged by ``service.stage_post`` (what ``insert_post`` adds), then
+    written with one ORM bulk INSERT per table and chunk (the models' defaults apply; no unit of work for 200k
+    objects). The past ones then go through the publisher's own transition (``mark_published``, executemany) and
+    get their attempt row (``attempt_row``), as a worker would have left them."""
+    from sqlalchemy import insert, select
 
     from app.db import make_engine, make_sessionmaker, session_scope
-    from app.models import Channel, Post
+    from app.models import Channel, Post, Target
+    from app.models.base import new_id
     from app.models.statuses import AttemptOutcome
     from app.posts import service
     from app.posts.schemas import PostCreate
@@ -140,30 +160,32 @@ async def seed_posts(db: BenchDb, ws_id: str, channel_ids: list[str], n: int, lo
         async with session_scope(maker) as s:
             channels = {c.id: c for c in (await s.execute(select(Channel))).scalars()}
         for first in range(0, n, chunk):
+            staged, past = _Staged(), []
+            for i in range(first, min(n, first + chunk)):
+                at = lo + timedelta(seconds=rng.uniform(0, span))
+                channel = channels[rng.choice(channel_ids)]
+                data = PostCreate(text=f"Bench post {i}: " + "lorem ipsum dolor sit amet " * 3,
+                                  channel_ids=[channel.id], scheduled_at=_iso(at))
+                post = Post(workspace_id=ws_id, text=data.text, media=[],
+                            options=data.model_dump(include=service.OPTION_FIELDS), scheduled_at=at,
+                            timezone=data.timezone, order_at=at, priority=data.priority, rubric=data.rubric)
+                targets = service.stage_post(staged, post, [channel], {})  # type: ignore[arg-type]
+                for t in targets:
+                    t.id = new_id()  # the model's default, known here for the transitions below
+                ids.append(post.id)
+                if at < now:
+                    past.append((targets[0].id, at + timedelta(seconds=0.4), i))
             async with session_scope(maker) as s:
-                past = []
-                for i in range(first, min(n, first + chunk)):
-                    at = lo + timedelta(seconds=rng.uniform(0, span))
-                    channel = channels[rng.choice(channel_ids)]
-                    data = PostCreate(text=f"Bench post {i}: " + "lorem ipsum dolor sit amet " * 3,
-                                      channel_ids=[channel.id], scheduled_at=_iso(at))
-                    post = Post(workspace_id=ws_id, text=data.text, media=[],
-                                options=data.model_dump(include=service.OPTION_FIELDS), scheduled_at=at,
-                                timezone=data.timezone, order_at=at, priority=data.priority, rubric=data.rubric)
-                    targets = service.stage_post(s, post, [channel], {})  # type: ignore[arg-type]
-                    ids.append(post.id)
-                    if at < now:
-                        past.append((targets[0], at, i))
-                await s.flush()
+                await s.execute(insert(Post), [_values(o) for o in staged.added if isinstance(o, Post)])
+                await s.execute(insert(Target), [_values(o) for o in staged.added if isinstance(o, Target)])
                 if past:
-                    done = [(t, at + timedelta(seconds=0.4), i) for t, at, i in past]
                     await s.execute(publishing.PUBLISHED, [
-                        publishing.mark_published(t.id, external_id=str(i), url=None, published_at=when,
+                        publishing.mark_published(tid, external_id=str(i), url=None, published_at=when,
                                                   late_by_s=0.4, late=False, updated_at=when)[1]
-                        for t, when, i in done])
+                        for tid, when, i in past])
                     await s.execute(publishing.ATTEMPT, [
-                        publishing.attempt_row(t.id, "bench-seed", when - timedelta(seconds=0.4), when,
-                                               AttemptOutcome.PUBLISHED)[1] for t, when, _ in done])
+                        publishing.attempt_row(tid, "bench-seed", when - timedelta(seconds=0.4), when,
+                                               AttemptOutcome.PUBLISHED)[1] for tid, when, _ in past])
     finally:
         await engine.dispose()
     return ids
@@ -299,8 +321,9 @@ def render(bare: dict[int, loadgen.Cell], results: list[dict[str, Any]], cmd: st
         "",
         f"Setup: {N_CHANNELS} Telegram channels, {results[0]['posts']:,} posts with one target each spread uniformly "
         "over two years (past: published, with their attempt; future: scheduled), stored through the service's own "
-        "code (`service.stage_post`, the publisher's `mark_published` and `attempt_row`; one flush per 5,000 "
-        "posts). The app runs in its own process (uvicorn, `create_app(settings, run_scheduler=False)`, no access "
+        "code (`service.stage_post`, then one ORM bulk INSERT per table and 10,000 posts; the publisher's "
+        "`mark_published` and `attempt_row` for the past ones). The app runs in its own process (uvicorn, "
+        "`create_app(settings, run_scheduler=False)`, no access "
         "log, default pool settings); the bare endpoint (`GET /bare` of an empty FastAPI app, answering "
         "`{\"status\": \"ok\"}`) is served the same way in the same run. The driver (`bench/loadgen.py`, this "
         "process) runs N closed-loop clients, one keep-alive HTTP/1.1 connection each, over loopback: "

@@ -13,6 +13,7 @@ To add a benchmark: one line in :data:`BENCHMARKS`.
 from __future__ import annotations
 
 import argparse
+import signal
 import subprocess
 import sys
 import time
@@ -45,7 +46,7 @@ def run_one(bench: Bench, quick: bool) -> tuple[int, float]:
     try:
         rc = proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        proc.terminate()
+        proc.send_signal(signal.SIGINT)  # KeyboardInterrupt: the benchmark's own clean-up stops the servers it started
         try:
             rc = proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
