@@ -4,6 +4,7 @@ routes are templates, and neither a token nor post text appears anywhere on the 
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -145,3 +146,14 @@ def _scrape(url: str, proc: subprocess.Popen[bytes], log: Path) -> str | None:
 async def test_no_metrics_page_unless_enabled(anon: httpx.AsyncClient) -> None:
     r = await anon.get("/metrics")
     assert r.status_code == 404
+
+
+async def test_worker_metrics_port_in_use_is_a_sentence() -> None:
+    from app.metrics import MetricsPortError, WorkerMetricsServer
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(MetricsPortError, match=f"SMM_METRICS_PORT: cannot listen on 127.0.0.1:{port}"):
+            await WorkerMetricsServer("127.0.0.1", port, None, None).start()  # type: ignore[arg-type]
