@@ -317,8 +317,13 @@ LOAD_NOTES = """### Under concurrent clients (2026-12-01)
 * The machine was shared with five other jobs during this run (load average ≈ 15–18 on 2 cores), so every
   figure above includes CPU contention, the bare ceiling too; under such load one request's few milliseconds of
   CPU become tens of milliseconds of wall time, and ratios to the bare endpoint (measured in the same run, same
-  contention) are the figures to compare between runs. In-process on a quiet moment a post read costs ≈ 3 ms and
-  a calendar month ≈ 15 ms of CPU, which is what bounds throughput at 8 and 32 clients (one process, one core).
+  contention) are the figures to compare between runs. One `smm serve` is one event loop on one core: its CPU per
+  request bounds the throughput at 8 and 32 clients, and more clients only queue (p50 grows with N).
+* Where a calendar month's CPU goes (210 posts, in-process, median of 40, during this run's contention):
+  `repository.list_page` 7.9 ms (statement, row decoding, 210 ORM `Post`s), `service.to_out_many` 12.2 ms (of
+  which `repository.target_rows_of` 4.9 ms; the rest is the per-post Python loop: status summary, media, overrides,
+  `PostOut`/`TargetOut`), JSON 1.6 ms. The next steps, in order of gain: Core rows instead of ORM `Post`s in
+  `list_page` (read-only answer), and one pass over Core rows that builds the dicts `PostList` validates.
 * SQLite takes one writer at a time: creates at 8 and 32 clients queue on the write lock (`busy_timeout` 30 s,
   no errors), so their p95 grows with the number of clients; on PostgreSQL they run side by side.
 * Found and fixed on the way (start-up, not requests): the shared HTTP client built 25 SSL contexts, one per
