@@ -325,8 +325,8 @@ LOAD_NOTES = """### Under concurrent clients (2026-12-01)
   `PostOut`/`TargetOut`), JSON 1.6 ms. Core rows instead of ORM `Post`s in `list_page` were tried: 7.9 against
   10.4 ms, byte-identical answers, so most of the statement's cost is row decoding (the `UTCDateTime` and JSON
   column processors, through aiosqlite's thread), not the ORM; not applied for ≈ 2.5 ms. What would move the
-  concurrent figures is CPU per answer in one loop — or more than one `smm serve` behind the load balancer
-  (docs/deploy.md), which is what the API tier is for.
+  concurrent figures is CPU per answer in one loop — or, on PostgreSQL, more `smm serve --no-scheduler` processes
+  behind the load balancer (docs/deploy.md), which is what the API tier is for.
 * SQLite takes one writer at a time: creates at 8 and 32 clients queue on the write lock (`busy_timeout` 30 s,
   no errors), so their p95 grows with the number of clients; on PostgreSQL they run side by side.
 * Found and fixed on the way (start-up, not requests): the shared HTTP client built 25 SSL contexts, one per
