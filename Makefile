@@ -34,7 +34,7 @@ test-sqlite: $(STAMP)
 test-postgres: $(STAMP)
 	SMM_TEST_DB=postgres SMM_TEST_PG_URL=$(PG_URL) $(BIN)/pytest -q -p no:cacheprovider -m "not browser"
 
-## bench: every benchmark; figures go to bench/RESULTS.md
+## bench: every benchmark; figures go to bench/RESULTS.md (bench-quick: a smoke run of each, as CI runs it)
 bench: $(STAMP)
 	$(BIN)/python -m bench.run_all
 

@@ -7,6 +7,7 @@ asyncpg ``COPY``), server subprocesses on 127.0.0.1 and an RSS sampler.
 Also a tiny entry point used to start servers in their own process::
 
     python -m bench.common serve-api  --port N   # create_app(Settings() from SMM_ env, run_scheduler=False)
+    python -m bench.common serve-bare --port N   # one bare FastAPI endpoint, served the same way (bench.api's ceiling)
     python -m bench.common serve-fake --port N   # the Telegram fake, sandbox=True
 """
 
@@ -451,6 +452,16 @@ def start_api(db: BenchDb, profile: Path | None = None) -> tuple[Proc, str]:
     return proc, base
 
 
+def start_bare(log_dir: Path) -> tuple[Proc, str]:
+    """A bare FastAPI endpoint (``GET /bare``) served by uvicorn exactly as :func:`start_api` serves the app."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SMM_")}
+    proc = spawn([PY, "-m", "bench.common", "serve-bare", "--port", str(port)], env, log_dir, "bare")
+    base = f"http://127.0.0.1:{port}"
+    wait_http(f"{base}/bare", proc)
+    return proc, base
+
+
 class RssSampler:
     """Samples the RSS of one process every ``interval`` s in a thread; ``peak`` and ``samples`` (bytes)."""
 
@@ -509,6 +520,20 @@ def _serve_api(port: int) -> None:
                 access_log=False)
 
 
+def _serve_bare(port: int) -> None:
+    """The ceiling of bench.api: one FastAPI endpoint that does nothing, served as ``_serve_api`` serves the app."""
+    import uvicorn
+    from fastapi import FastAPI
+
+    bare = FastAPI()
+
+    @bare.get("/bare")
+    async def bare_endpoint() -> dict[str, str]:
+        return {"status": "ok"}
+
+    uvicorn.run(bare, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
 def _serve_fake(port: int) -> None:
     import uvicorn
 
@@ -519,13 +544,15 @@ def _serve_fake(port: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="bench servers (internal)")
-    ap.add_argument("what", choices=["serve-api", "serve-fake", "machine"])
+    ap.add_argument("what", choices=["serve-api", "serve-bare", "serve-fake", "machine"])
     ap.add_argument("--port", type=int, default=0)
     args = ap.parse_args(argv)
     if args.what == "machine":
         print(machine_info())
     elif args.what == "serve-api":
         _serve_api(args.port)
+    elif args.what == "serve-bare":
+        _serve_bare(args.port)
     else:
         _serve_fake(args.port)
     return 0

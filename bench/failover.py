@@ -172,6 +172,7 @@ def report(runs: list[Run], argv: list[str] | None, channels: int, span: float) 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--quick", action="store_true", help="150 posts over 9 s, default settings only, no write")
+    ap.add_argument("--no-write", action="store_true", help="print only, leave RESULTS.md alone")
     args = ap.parse_args(argv)
     if not pg_available():
         print("bench.failover needs PostgreSQL (SMM_BENCH_PG_URL)", file=sys.stderr)
@@ -198,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
             runs.append(run)
     finally:
         fake.stop()
-    if not args.quick:
+    if not args.quick and not args.no_write:
         write_section("failover", report(runs, argv, channels, span))
     return 0
 

@@ -200,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--posts", type=int, default=None)
     ap.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
     ap.add_argument("--lead", type=float, default=None, help="seconds from the first post's creation to its time")
+    ap.add_argument("--no-write", action="store_true", help="print only, leave RESULTS.md alone")
     args = ap.parse_args(argv)
     posts = args.posts or (4 if args.quick else 100)
     lead = args.lead or (5.0 if args.quick else 30.0)
@@ -207,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     results = run(posts, args.backend, lead)
     text = render(results, posts, args.backend, command_line("bench.prepare", argv), time.monotonic() - started)
     print(text)
-    if not args.quick:
+    if not args.quick and not args.no_write:
         write_section("prepare" if args.backend == "sqlite" else f"prepare-{args.backend}", text)
     return 0
 

@@ -37,13 +37,13 @@ def test_json_lines_with_events_ids_and_no_secrets(settings: Settings, tmp_path:
         channel_id = r.json()["id"]
         ok = served.api.post("/api/v1/posts", json={"text": "published", "channel_ids": [channel_id],
                                                     "scheduled_at": "now"}).json()["id"]
-        wait_for(lambda: _status(served.api, ok) == "published", timeout=30)
+        wait_for(lambda: _status(served.api, ok) == "published", timeout=60)
         fault = {"method": "sendMessage", "count": 1, "kind": "error", "status": 400, "body": REFUSAL}
         r = served.api.post("/sandbox/telegram/_control/faults", json=fault)
         assert r.status_code == 200, r.text
         refused = served.api.post("/api/v1/posts", json={"text": "refused", "channel_ids": [channel_id],
                                                          "scheduled_at": "now"}).json()["id"]
-        wait_for(lambda: _status(served.api, refused) == "failed", timeout=30)
+        wait_for(lambda: _status(served.api, refused) == "failed", timeout=60)
         httpx.get(f"{served.base}/sandbox/telegram/bot{TOKEN}/getMe", timeout=30)  # a token in our own URL
     finally:
         served.stop()

@@ -4,6 +4,7 @@ routes are templates, and neither a token nor post text appears anywhere on the 
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -59,7 +60,7 @@ def test_serve_metrics_after_publishing(settings: Settings, tmp_path: Path) -> N
     served = serve(env, tmp_path / "serve.log", ready_timeout=120)
     try:
         channel_id, post_id = _channel_and_post(served.api)
-        wait_for(lambda: _published(served.api, post_id), timeout=30)
+        wait_for(lambda: _published(served.api, post_id), timeout=60)
         r = httpx.get(f"{served.base}/metrics", timeout=30)  # no key: an internal network's scraper
         assert r.status_code == 200, r.text
         assert r.headers["content-type"].startswith("text/plain")
@@ -102,7 +103,7 @@ def test_worker_serves_its_own_metrics(settings: Settings, tmp_path: Path) -> No
             worker = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], cwd=ROOT, env=worker_env,
                                       stdout=out, stderr=subprocess.STDOUT)
         api = served.api
-        wait_for(lambda: _published(api, post_id), timeout=30)
+        wait_for(lambda: _published(api, post_id), timeout=120)  # a worker starts slowly on a busy machine
         page = wait_for(lambda: _scrape(f"http://127.0.0.1:{port}/metrics", worker, log), timeout=30)
         assert httpx.get(f"http://127.0.0.1:{port}/elsewhere", timeout=10).status_code == 404
         api_page = httpx.get(f"{served.base}/metrics", timeout=30).text
@@ -145,3 +146,14 @@ def _scrape(url: str, proc: subprocess.Popen[bytes], log: Path) -> str | None:
 async def test_no_metrics_page_unless_enabled(anon: httpx.AsyncClient) -> None:
     r = await anon.get("/metrics")
     assert r.status_code == 404
+
+
+async def test_worker_metrics_port_in_use_is_a_sentence() -> None:
+    from app.metrics import MetricsPortError, WorkerMetricsServer
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(MetricsPortError, match=f"SMM_METRICS_PORT: cannot listen on 127.0.0.1:{port}"):
+            await WorkerMetricsServer("127.0.0.1", port, None, None).start()  # type: ignore[arg-type]

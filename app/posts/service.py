@@ -148,6 +148,9 @@ async def load_channels(session: AsyncSession, workspace: Workspace, ids: Sequen
     return [found[cid] for cid in ids]
 
 
+OPTION_FIELDS = {"text_format", "link", "link_preview", "silent", "kind"}  # PostCreate fields kept in posts.options
+
+
 async def create(
     session: AsyncSession, workspace: Workspace, data: PostCreate, hub: ConnectorHub, settings: Settings, *,
     now: datetime | None = None,
@@ -162,7 +165,7 @@ async def create(
     overrides = await _overrides(session, workspace, data.overrides, data.channel_ids, public_base, hub.fetch_policy)
     post = Post(
         workspace_id=workspace.id, text=data.text, media=media,
-        options=data.model_dump(include={"text_format", "link", "link_preview", "silent", "kind"}),
+        options=data.model_dump(include=OPTION_FIELDS),
         scheduled_at=scheduled_at, timezone=data.timezone, order_at=scheduled_at or now,
         priority=data.priority, rubric=data.rubric,
     )
@@ -184,14 +187,22 @@ async def insert_post(
     session: AsyncSession, post: Post, channels: Sequence[Channel], overrides: dict[str, dict[str, Any]]
 ) -> None:
     """Store a validated post and one target per channel (scheduled, or draft without a time)."""
+    stage_post(session, post, channels, overrides)
+    await session.flush()
+
+
+def stage_post(
+    session: AsyncSession, post: Post, channels: Sequence[Channel], overrides: dict[str, dict[str, Any]]
+) -> list[Target]:
+    """:func:`insert_post` without the flush (a bulk load flushes thousands at once); returns the targets."""
     post.id = post.id or new_id()  # known up front: the post and its targets go in one flush
     post.order_at = post.order_at or post.scheduled_at or utcnow()  # its targets carry a copy (the calendar key)
     session.add(post)
     status = "scheduled" if post.scheduled_at is not None else "draft"
-    for ch in channels:
-        session.add(Target(post_id=post.id, channel_id=ch.id, order_at=post.order_at, status=status,
-                           overrides=overrides.get(ch.id, {}), next_attempt_at=post.scheduled_at))
-    await session.flush()
+    targets = [Target(post_id=post.id, channel_id=ch.id, order_at=post.order_at, status=status,
+                      overrides=overrides.get(ch.id, {}), next_attempt_at=post.scheduled_at) for ch in channels]
+    session.add_all(targets)
+    return targets
 
 
 async def get(session: AsyncSession, workspace: Workspace, post_id: str) -> Post:
