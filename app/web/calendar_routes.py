@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from fastapi import APIRouter, Request
@@ -78,7 +79,8 @@ async def calendar_page(request: Request, session: SessionDep, user: UserDep) ->
     shown = plan_view.CALENDAR_MAX_POSTS
     notice = (f"This {view} has more than {shown:,} posts; only the first {shown:,} are shown. Pick {narrower} to "
               "see the rest." if more else None)
-    return render(request, "calendar.html", {
+    # rendering hundreds of entries is CPU work: in a worker thread (the context holds loaded values only)
+    return await asyncio.to_thread(render, request, "calendar.html", {
         "view": view, "title": title, "weeks": weeks, "days": days, "nav_links": nav, "zone": zone,
         "channels": channels, "channel_id": channel_id, "statuses": STATUSES,
         "country": workspace.country, "notice": notice,

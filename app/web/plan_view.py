@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import timeutil
-from app.models import Channel, Post, Workspace
+from app.models import Channel, Workspace
 from app.posts import repository as post_repo
 from app.posts import service as post_service
 from app.posts.schemas import PostOut
@@ -20,7 +20,7 @@ from app.timeutil import TimeInputError, get_zone
 
 log = logging.getLogger(__name__)
 
-PAGE = 500
+PAGE = 100
 CALENDAR_MAX_POSTS = 500
 """Posts one calendar page shows (the earliest; the page says when there are more). Beyond a few thousand a grid
 is unreadable, and building and rendering it would hold the event loop for seconds."""
@@ -95,20 +95,22 @@ async def posts_between(
     session: AsyncSession, workspace: Workspace, start: datetime, end: datetime, channel_id: str | None,
     limit: int | None = None,
 ) -> tuple[list[PostOut], bool]:
-    """The first ``limit`` (:data:`CALENDAR_MAX_POSTS`) posts whose time falls in [start, end), paging through the
-    repository, and whether there are more."""
+    """The first ``limit`` (:data:`CALENDAR_MAX_POSTS`) posts whose time falls in [start, end), and whether there
+    are more. Read and converted a page (:data:`PAGE`) at a time, so the event loop is never held for all of them."""
     limit = CALENDAR_MAX_POSTS if limit is None else limit
-    rows: list[Post] = []
+    out: list[PostOut] = []
     after: tuple[datetime, str] | None = None
-    while len(rows) <= limit:
-        want = min(PAGE, limit + 1 - len(rows))
+    while True:
+        want = min(PAGE, limit + 1 - len(out))
         page = await post_repo.list_page(session, workspace.id, start=start, end=end, channel_id=channel_id,
                                          status=None, after=after, limit=want)
-        rows.extend(page)
+        if len(out) + len(page) > limit:
+            out.extend(await post_service.to_out_many(session, workspace, page[: limit - len(out)]))
+            return out, True
+        out.extend(await post_service.to_out_many(session, workspace, page))
         if len(page) < want:
-            break
+            return out, False
         after = (page[-1].order_at, page[-1].id)
-    return await post_service.to_out_many(session, workspace, rows[:limit]), len(rows) > limit
 
 
 def _snippet(text: str, size: int = 60) -> str:
