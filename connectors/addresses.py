@@ -64,8 +64,9 @@ def refusal(address: IPAddress) -> str | None:
 
 
 def parse_address(host: str) -> IPAddress | None:
-    """``host`` as an IP address (brackets and an IPv6 zone allowed), ``None`` when it is a name."""
-    bare = host.strip("[]").split("%", 1)[0]
+    """``host`` as an IP address (brackets, an IPv6 zone and the trailing dot of a fully qualified name allowed:
+    ``10.0.0.1.`` is ``10.0.0.1`` to resolvers that accept it), ``None`` when it is a name."""
+    bare = host.strip("[]").split("%", 1)[0].removesuffix(".")
     try:
         return ipaddress.ip_address(bare)
     except ValueError:

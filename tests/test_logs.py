@@ -122,5 +122,8 @@ def test_no_token_in_any_log_line_in_any_encoding(settings: Settings, tmp_path: 
     assert any("/bot<redacted>/sendMessage" in line and "HTTP Request" in line for line in lines), "no httpx line"
     assert any('"POST /sandbox/telegram/bot<redacted>/sendMessage HTTP/1.1" 200' in line for line in lines)
     assert any("access_token=<redacted>" in line and "uvicorn.access" in line for line in lines)
+    # the token percent-encoded in our own path (``%3A`` for its colon) is there, and redacted, in the access log
+    assert any('"GET /api/v1/channels/<redacted> HTTP/1.1" 404' in line and "uvicorn.access" in line
+               for line in lines), [line for line in lines if "GET /api/v1/channels/" in line]
     assert [line for line in lines if "probe=one-line-per-request" in line] != []
     assert len([line for line in lines if "probe=one-line-per-request" in line]) == 1  # one line per request

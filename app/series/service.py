@@ -145,7 +145,7 @@ async def create(
         hub.fetch_policy,
     )
     sample = _post_from(workspace, template, None)
-    posts.validate_content(sample, channels, {}, hub, settings.media_dir)
+    await posts.validate_content(sample, channels, {}, hub, settings.media_dir)
     series = Series(
         workspace_id=workspace.id,
         name=data.name.strip(),

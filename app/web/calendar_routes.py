@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from fastapi import APIRouter, Request
@@ -11,6 +12,7 @@ from app.channels import repository as channel_repo
 from app.connect.lifetimes import warnings_of
 from app.db import SessionDep
 from app.timeutil import TimeInputError, get_zone, utcnow
+from app.web import plan_view
 from app.web.plan_view import (
     build_days,
     filters_query,
@@ -50,8 +52,8 @@ async def calendar_page(request: Request, session: SessionDep, user: UserDep) ->
     if view == "week":
         first = day - timedelta(days=day.weekday())
         last = first + timedelta(days=6)
-        days = await build_days(session, workspace, channels, first, last, month=None, channel_id=channel_id,
-                                today=today)
+        days, more = await build_days(session, workspace, channels, first, last, month=None,
+                                      channel_id=channel_id, today=today)
         title = f"Week of {first:%d %b %Y}"
         nav = {
             "prev": filters_query(channel_id, view="week", date=(first - timedelta(days=7)).isoformat()),
@@ -62,8 +64,8 @@ async def calendar_page(request: Request, session: SessionDep, user: UserDep) ->
         }
     else:
         first, last = month_bounds(month)
-        days = await build_days(session, workspace, channels, first, last, month=month.month,
-                                channel_id=channel_id, today=today)
+        days, more = await build_days(session, workspace, channels, first, last, month=month.month,
+                                      channel_id=channel_id, today=today)
         title = f"{month:%B %Y}"
         week_of = today if (today.year, today.month) == (month.year, month.month) else month
         nav = {
@@ -74,9 +76,14 @@ async def calendar_page(request: Request, session: SessionDep, user: UserDep) ->
             "week": filters_query(channel_id, view="week", date=week_of.isoformat()),
         }
     weeks = [days[i:i + 7] for i in range(0, len(days), 7)]
-    return render(request, "calendar.html", {
+    narrower = "a channel" if view == "week" else "a channel or a week"
+    shown = plan_view.CALENDAR_MAX_POSTS
+    notice = (f"This {view} has more than {shown:,} posts; only the first {shown:,} are shown. Pick {narrower} to "
+              "see the rest." if more else None)
+    # rendering hundreds of entries is CPU work: in a worker thread (the context holds loaded values only)
+    return await asyncio.to_thread(render, request, "calendar.html", {
         "view": view, "title": title, "weeks": weeks, "days": days, "nav_links": nav, "zone": zone,
         "channels": channels, "channel_id": channel_id, "statuses": STATUSES,
-        "country": workspace.country, "weekday_names": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
-        "token_warnings": warnings_of(channels),
+        "country": workspace.country, "notice": notice, "token_warnings": warnings_of(channels),
+        "weekday_names": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
     }, user=user)

@@ -20,7 +20,10 @@ from app.timeutil import TimeInputError, get_zone
 
 log = logging.getLogger(__name__)
 
-PAGE = 500
+PAGE = 100
+CALENDAR_MAX_POSTS = 500
+"""Posts one calendar page shows (the earliest; the page says when there are more). Beyond a few thousand a grid
+is unreadable, and building and rendering it would hold the event loop for seconds."""
 RUBRIC_COLOURS = 8
 
 
@@ -89,19 +92,25 @@ def month_bounds(month: date) -> tuple[date, date]:
 
 
 async def posts_between(
-    session: AsyncSession, workspace: Workspace, start: datetime, end: datetime, channel_id: str | None
-) -> list[PostOut]:
-    """Every post whose time falls in [start, end), paging through the repository."""
-    rows = []
+    session: AsyncSession, workspace: Workspace, start: datetime, end: datetime, channel_id: str | None,
+    limit: int | None = None,
+) -> tuple[list[PostOut], bool]:
+    """The first ``limit`` (:data:`CALENDAR_MAX_POSTS`) posts whose time falls in [start, end), and whether there
+    are more. Read and converted a page (:data:`PAGE`) at a time, so the event loop is never held for all of them."""
+    limit = CALENDAR_MAX_POSTS if limit is None else limit
+    out: list[PostOut] = []
     after: tuple[datetime, str] | None = None
     while True:
+        want = min(PAGE, limit + 1 - len(out))
         page = await post_repo.list_page(session, workspace.id, start=start, end=end, channel_id=channel_id,
-                                         status=None, after=after, limit=PAGE)
-        rows.extend(page)
-        if len(page) < PAGE:
-            break
+                                         status=None, after=after, limit=want)
+        if len(out) + len(page) > limit:
+            out.extend(await post_service.to_out_many(session, workspace, page[: limit - len(out)]))
+            return out, True
+        out.extend(await post_service.to_out_many(session, workspace, page))
+        if len(page) < want:
+            return out, False
         after = (page[-1].order_at, page[-1].id)
-    return await post_service.to_out_many(session, workspace, rows)
 
 
 def _snippet(text: str, size: int = 60) -> str:
@@ -112,12 +121,13 @@ def _snippet(text: str, size: int = 60) -> str:
 async def build_days(
     session: AsyncSession, workspace: Workspace, channels: list[Channel], first: date, last: date, *,
     month: int | None, channel_id: str | None, today: date,
-) -> list[Day]:
-    """Days ``first``..``last`` with their posts in the workspace's zone and the country's holidays."""
+) -> tuple[list[Day], bool]:
+    """Days ``first``..``last`` with their posts in the workspace's zone and the country's holidays, and whether
+    more posts than :data:`CALENDAR_MAX_POSTS` fall in them (only the earliest are shown)."""
     zone = get_zone(zone_of(workspace))
     start = datetime.combine(first, time(0), zone)
     end = datetime.combine(last + timedelta(days=1), time(0), zone)
-    posts = await posts_between(session, workspace, start, end, channel_id)
+    posts, more = await posts_between(session, workspace, start, end, channel_id)
     names = {c.id: c.name for c in channels}
     holidays = holidays_between(workspace.country, first, last)
     days = {first + timedelta(days=i): Day(first + timedelta(days=i), True, False)
@@ -136,7 +146,7 @@ async def build_days(
             text=_snippet(p.text) or "(no text)", rubric=p.rubric, rubric_class=rubric_class(p.rubric),
             channels=[names.get(t.channel_id, t.platform or "?") for t in p.targets],
         ))
-    return list(days.values())
+    return list(days.values()), more
 
 
 def parse_month(value: str | None, today: date) -> date:

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from app.analytics.importer import MAX_ROWS
 from app.config import Settings, get_settings
 from app.models import EngagementPost, EngagementSnapshot
 from tests.analytics.conftest import HEADER, planted_rows, to_csv, upload
@@ -122,6 +123,16 @@ async def test_ten_thousand_rows_import_quickly(client: httpx.AsyncClient, app: 
     r = await upload(client, ch["id"], body)
     assert r.status_code == 200 and r.json()["imported"] == 10_000, r.text[:300]
     assert len(await _posts(app, ch["id"])) == 10_000
+
+
+async def test_a_file_over_the_row_limit_is_refused_whole(client: httpx.AsyncClient, app: Any) -> None:
+    ch = await make_channel(client)
+    rows = "".join(f"{1_700_000_000 + 3600 * i},{i % 50}\n" for i in range(MAX_ROWS + 1))
+    r = await upload(client, ch["id"], f"posted_at,likes\n{rows}".encode())
+    assert r.status_code == 422, r.text[:300]
+    assert r.json()["detail"] == ("The file has more than 100,000 rows; one import takes at most 100,000: split it "
+                                  "and import the parts one after another (re-imports never double).")
+    assert await _posts(app, ch["id"]) == []
 
 
 @pytest.fixture

@@ -225,6 +225,7 @@ async def test_private_targets_are_refused_before_any_request(
             f"http://127.0.0.1:{internal[0]}/admin",  # something listens here
             f"http://127.0.0.1:{closed}/admin",  # nothing listens here: the same answer (no port-scan oracle)
             f"http://[::ffff:127.0.0.1]:{internal[0]}/admin",
+            f"http://127.0.0.1.:{internal[0]}/admin",  # an address with the trailing dot of a qualified name
             f"http://localhost:{internal[0]}/admin",
             f"http://intranet.example.com:{internal[0]}/admin",  # one of its addresses is private
         ):
