@@ -35,6 +35,7 @@ from app.publishing.runner import PublisherRunner
 from app.security import CredentialBox, load_secret_key
 from app.series.endpoints import router as series_router
 from app.workspaces import service as workspaces
+from app.workspaces.endpoints import router as workspace_router
 
 log = logging.getLogger("smm")
 
@@ -212,7 +213,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = True, 
     install_openapi(app)
     api = APIRouter(prefix="/api/v1", responses=API_ERRORS, dependencies=[Depends(refuse_nul_characters)])
     for router in (channels_router, posts_router, media_router, series_router, status_router, analytics_router,
-                   plan_router):
+                   plan_router, workspace_router):
         api.include_router(router)
     app.include_router(api)
     app.include_router(media_public_router)

@@ -12,11 +12,20 @@ __all__ = ["mount", "render_heatmap_svg"]
 
 
 def mount(app: FastAPI) -> None:
-    """Add the pages (``/``, ``/login``, ``/calendar``, ``/posts/…``, ``/channels/…``, ``/sandbox``), the static
-    files under ``/static`` and the UI's security headers to ``app``."""
-    from app.web import auth_routes, calendar_routes, channel_routes, compose_routes, post_routes, sandbox_routes
+    """Add the pages (``/``, ``/login``, ``/calendar``, ``/posts/…``, ``/channels/…``, ``/settings``, ``/sandbox``),
+    the static files under ``/static`` and the UI's security headers to ``app``."""
+    from app.web import (
+        auth_routes,
+        calendar_routes,
+        channel_routes,
+        compose_routes,
+        post_routes,
+        sandbox_routes,
+        settings_routes,
+    )
 
-    for module in (auth_routes, calendar_routes, compose_routes, post_routes, channel_routes, sandbox_routes):
+    for module in (auth_routes, calendar_routes, compose_routes, post_routes, channel_routes, sandbox_routes,
+                   settings_routes):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     install_web_handlers(app)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -114,9 +114,10 @@ async def build_days(
     month: int | None, channel_id: str | None, today: date,
 ) -> list[Day]:
     """Days ``first``..``last`` with their posts in the workspace's zone and the country's holidays."""
-    zone = get_zone(zone_of(workspace))
-    start = datetime.combine(first, time(0), zone)
-    end = datetime.combine(last + timedelta(days=1), time(0), zone)
+    zone_name = zone_of(workspace)
+    zone = get_zone(zone_name)
+    start = timeutil.start_of_day(first, zone_name)
+    end = timeutil.start_of_day(last + timedelta(days=1), zone_name)
     posts = await posts_between(session, workspace, start, end, channel_id)
     names = {c.id: c.name for c in channels}
     holidays = holidays_between(workspace.country, first, last)

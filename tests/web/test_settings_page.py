@@ -1,0 +1,59 @@
+"""The settings page: linked from the nav, CSRF-checked, the same rules as the API, and the calendar follows it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from tests.conftest import make_channel
+from tests.web.conftest import csrf_of
+
+
+async def _settings_form(web: httpx.AsyncClient, **values: str) -> httpx.Response:
+    page = await web.get("/settings")
+    return await web.post("/settings", data={"csrf_token": csrf_of(page.text), **values})
+
+
+async def test_the_settings_page_is_in_the_nav_and_saves(web: httpx.AsyncClient, client: httpx.AsyncClient) -> None:
+    assert 'href="/settings"' in (await web.get("/calendar")).text
+    page = await web.get("/settings")
+    assert page.status_code == 200 and "Time zone" in page.text and "/ical/" in page.text
+    r = await _settings_form(web, timezone="Asia/Tokyo", country="jp", spacing="45")
+    assert r.status_code == 303 and r.headers["location"] == "/settings?done=saved"
+    body = (await client.get("/api/v1/workspace")).json()
+    assert (body["timezone"], body["country"], body["default_spacing_minutes"]) == ("Asia/Tokyo", "JP", 45)
+    shown = (await web.get("/settings?done=saved")).text
+    assert "The settings are saved." in shown and 'value="JP"' in shown and 'value="45"' in shown
+
+
+async def test_a_refused_value_is_shown_beside_its_field_and_nothing_changes(
+    web: httpx.AsyncClient, client: httpx.AsyncClient
+) -> None:
+    r = await _settings_form(web, timezone="Europe/Berlin", country="ZZ", spacing="10")
+    assert r.status_code == 422 and "ISO 3166" in r.text and 'value="ZZ"' in r.text
+    r = await _settings_form(web, timezone="Europe/Berlin", country="", spacing="soon")
+    assert r.status_code == 422 and "whole number of minutes" in r.text
+    assert (await client.get("/api/v1/workspace")).json()["timezone"] == "UTC"
+
+
+async def test_without_the_csrf_token_nothing_changes(web: httpx.AsyncClient, client: httpx.AsyncClient) -> None:
+    r = await web.post("/settings", data={"timezone": "Asia/Tokyo", "country": "", "spacing": ""})
+    assert r.status_code == 403 and "expired" in r.text
+    for path in ("/settings/rubrics", "/settings/ical/rotate"):
+        assert (await web.post(path, data={"name": "X"})).status_code == 403
+    assert (await client.get("/api/v1/workspace")).json()["timezone"] == "UTC"
+
+
+async def test_the_calendar_uses_the_workspace_zone(web: httpx.AsyncClient, client: httpx.AsyncClient) -> None:
+    ch: dict[str, Any] = await make_channel(client)
+    r = await client.post("/api/v1/posts", json={"text": "late night", "channel_ids": [ch["id"]],
+                                                 "scheduled_at": "2030-01-15T16:30:00Z"})
+    assert r.status_code == 201
+    utc = (await web.get("/calendar?view=week&date=2030-01-15")).text
+    assert "Times in UTC" in utc and "16:30" in utc
+    await _settings_form(web, timezone="Asia/Tokyo", country="", spacing="")
+    tokyo = (await web.get("/calendar?view=week&date=2030-01-16")).text
+    assert "Times in Asia/Tokyo" in tokyo and "01:30" in tokyo  # the next day in Tokyo
+    day = tokyo.split('data-date="2030-01-16"', 1)[1].split("</li>", 1)[0]
+    assert "late night" in day
