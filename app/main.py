@@ -32,6 +32,8 @@ from app.platforms import ConnectorHub, make_http_client
 from app.posts.endpoints import router as posts_router
 from app.publishing.endpoints import router as status_router
 from app.publishing.runner import PublisherRunner
+from app.rubrics.endpoints import mix_router
+from app.rubrics.endpoints import router as rubrics_router
 from app.security import CredentialBox, load_secret_key
 from app.series.endpoints import router as series_router
 from app.workspaces import service as workspaces
@@ -213,7 +215,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = True, 
     install_openapi(app)
     api = APIRouter(prefix="/api/v1", responses=API_ERRORS, dependencies=[Depends(refuse_nul_characters)])
     for router in (channels_router, posts_router, media_router, series_router, status_router, analytics_router,
-                   plan_router, workspace_router):
+                   plan_router, workspace_router, rubrics_router, mix_router):
         api.include_router(router)
     app.include_router(api)
     app.include_router(media_public_router)

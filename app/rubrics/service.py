@@ -66,10 +66,18 @@ async def _insert(session: AsyncSession, workspace: Workspace, name: str, colour
     if colour is None:
         colour = PALETTE[await repo.count(session, workspace.id) % len(PALETTE)]
     rubric = Rubric(workspace_id=workspace.id, name=name, colour=colour, target_share=target_share)
+    # A savepoint lets a post use the rubric a concurrent request just made. Not on SQLite: pysqlite opens no
+    # transaction before the first write, so the SAVEPOINT would start one and its RELEASE commit it (and one
+    # writer at a time makes that race moot there).
+    sqlite = session.get_bind().dialect.name == "sqlite"
     try:
-        async with session.begin_nested():
+        if sqlite:
             session.add(rubric)
             await session.flush()
+        else:
+            async with session.begin_nested():
+                session.add(rubric)
+                await session.flush()
     except IntegrityError as exc:  # a concurrent request made it first
         raise Conflict(f"A rubric called '{name}' exists already; names are unique (whatever their case).") from exc
     return rubric
@@ -123,7 +131,9 @@ async def resolve(session: AsyncSession, workspace: Workspace, name: str | None,
         return found.name
     try:
         return (await _insert(session, workspace, cleaned, None, None)).name
-    except ApiError:  # created meanwhile by a concurrent request: use it
+    except ApiError:  # created meanwhile by a concurrent request: use it (after the savepoint's rollback)
+        if session.get_bind().dialect.name == "sqlite":
+            raise
         again = await repo.by_name(session, workspace.id, cleaned)
         if again is None:
             raise

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -16,12 +15,12 @@ from app.models import Channel, Workspace
 from app.posts import repository as post_repo
 from app.posts import service as post_service
 from app.posts.schemas import PostOut
+from app.rubrics import repository as rubric_repo
 from app.timeutil import TimeInputError, get_zone
 
 log = logging.getLogger(__name__)
 
 PAGE = 500
-RUBRIC_COLOURS = 8
 
 
 @dataclass
@@ -48,11 +47,19 @@ class Day:
     entries: list[Entry] = field(default_factory=list)
 
 
-def rubric_class(rubric: str | None) -> str:
-    """A stable colour class for a rubric (``rubric-0`` .. ``rubric-7``), empty without one."""
-    if not rubric:
-        return ""
-    return f"rubric-{int(hashlib.sha256(rubric.encode()).hexdigest(), 16) % RUBRIC_COLOURS}"
+def rubric_css_class(rubric_id: str) -> str:
+    """The class that carries a rubric's colour (``/ui/rubrics.css`` defines it; CSP forbids inline styles)."""
+    return f"rb-{rubric_id}"
+
+
+async def rubric_classes(session: AsyncSession, workspace_id: str) -> dict[str, str]:
+    """Rubric name → its colour class."""
+    return {r.name: rubric_css_class(r.id) for r in await rubric_repo.list_all(session, workspace_id)}
+
+
+def rubric_class(rubric: str | None, classes: dict[str, str]) -> str:
+    """The colour class of a post's rubric, empty without one."""
+    return classes.get(rubric, "") if rubric else ""
 
 
 def zone_of(workspace: Workspace) -> str:
@@ -120,6 +127,7 @@ async def build_days(
     end = timeutil.start_of_day(last + timedelta(days=1), zone_name)
     posts = await posts_between(session, workspace, start, end, channel_id)
     names = {c.id: c.name for c in channels}
+    classes = await rubric_classes(session, workspace.id)
     holidays = holidays_between(workspace.country, first, last)
     days = {first + timedelta(days=i): Day(first + timedelta(days=i), True, False)
             for i in range((last - first).days + 1)}
@@ -134,7 +142,7 @@ async def build_days(
             continue
         found.entries.append(Entry(
             id=p.id, time=at.strftime("%H:%M") if p.scheduled_at else "draft", status=p.status,
-            text=_snippet(p.text) or "(no text)", rubric=p.rubric, rubric_class=rubric_class(p.rubric),
+            text=_snippet(p.text) or "(no text)", rubric=p.rubric, rubric_class=rubric_class(p.rubric, classes),
             channels=[names.get(t.channel_id, t.platform or "?") for t in p.targets],
         ))
     return list(days.values())

@@ -150,3 +150,14 @@ async def rotate_ical(request: Request, session: SessionDep, user: CsrfUserDep) 
     await workspace_service.rotate_ical(session, user.workspace)
     await session.commit()
     return redirect("/settings?done=rotated#ical")
+
+
+@router.get("/ui/rubrics.css")
+async def rubric_styles(session: SessionDep, user: UserDep) -> Response:
+    """The workspace's rubric colours as classes (``.rb-<id>``): the CSP allows no inline styles. Colours are
+    stored as ``#rrggbb`` only, so nothing else can reach the stylesheet."""
+    from app.web.plan_view import rubric_css_class
+
+    lines = [f".{rubric_css_class(r.id)} {{ --r: {r.colour}; }}"
+             for r in await rubric_repo.list_all(session, user.workspace.id)]
+    return Response("\n".join(lines) + "\n", media_type="text/css", headers={"Cache-Control": "no-cache"})

@@ -57,3 +57,29 @@ async def test_the_calendar_uses_the_workspace_zone(web: httpx.AsyncClient, clie
     assert "Times in Asia/Tokyo" in tokyo and "01:30" in tokyo  # the next day in Tokyo
     day = tokyo.split('data-date="2030-01-16"', 1)[1].split("</li>", 1)[0]
     assert "late night" in day
+
+
+async def test_rubrics_on_the_settings_page_colour_the_calendar(
+    web: httpx.AsyncClient, client: httpx.AsyncClient
+) -> None:
+    page = await web.get("/settings")
+    r = await web.post("/settings/rubrics", data={"csrf_token": csrf_of(page.text), "name": "Contests",
+                                                  "colour": "#123abc", "target_share": "25"})
+    assert r.status_code == 303, r.text
+    rubric = (await client.get("/api/v1/rubrics")).json()["items"][0]
+    assert (rubric["name"], rubric["colour"], rubric["target_share"]) == ("Contests", "#123abc", 0.25)
+    bad = await web.post(f"/settings/rubrics/{rubric['id']}", data={"csrf_token": csrf_of(page.text),
+                                                                    "name": "Contests", "target_share": "lots"})
+    assert bad.status_code == 422 and "percentage" in bad.text
+    ch = await make_channel(client)
+    await client.post("/api/v1/posts", json={"text": "win a mug", "channel_ids": [ch["id"]], "rubric": "contests",
+                                             "scheduled_at": "2030-01-15T10:00:00Z"})
+    cal = (await web.get("/calendar?month=2030-01")).text
+    cls = f"rb-{rubric['id']}"
+    assert 'href="/ui/rubrics.css"' in cal and 'aria-label="Rubric colours"' in cal and "(target 25%)" in cal
+    entry = cal.split("win a mug", 1)[0].rsplit("<a ", 1)[1]
+    assert cls in entry
+    css = await web.get("/ui/rubrics.css")
+    assert css.headers["content-type"].startswith("text/css") and f".{cls} {{ --r: #123abc; }}" in css.text
+    r = await web.post(f"/settings/rubrics/{rubric['id']}/delete", data={"csrf_token": csrf_of(page.text)})
+    assert r.status_code == 303 and (await client.get("/api/v1/rubrics")).json()["items"] == []
