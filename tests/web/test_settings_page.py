@@ -83,3 +83,16 @@ async def test_rubrics_on_the_settings_page_colour_the_calendar(
     assert css.headers["content-type"].startswith("text/css") and f".{cls} {{ --r: #123abc; }}" in css.text
     r = await web.post(f"/settings/rubrics/{rubric['id']}/delete", data={"csrf_token": csrf_of(page.text)})
     assert r.status_code == 303 and (await client.get("/api/v1/rubrics")).json()["items"] == []
+
+
+async def test_the_feed_address_is_shown_and_replaced_from_the_page(
+    web: httpx.AsyncClient, client: httpx.AsyncClient, anon: httpx.AsyncClient
+) -> None:
+    url = (await client.get("/api/v1/workspace")).json()["ical_url"]
+    page = await web.get("/settings")
+    assert url in page.text
+    r = await web.post("/settings/ical/rotate", data={"csrf_token": csrf_of(page.text)})
+    assert r.status_code == 303 and r.headers["location"].startswith("/settings?done=rotated")
+    new = (await client.get("/api/v1/workspace")).json()["ical_url"]
+    assert new != url and new in (await web.get("/settings")).text
+    assert (await anon.get(url.removeprefix("http://127.0.0.1:8000"))).status_code == 404
