@@ -17,6 +17,7 @@ from app import web
 from app.analytics.endpoints import router as analytics_router
 from app.channels.endpoints import router as channels_router
 from app.config import Settings, get_settings
+from app.dates.endpoints import router as dates_router
 from app.db import make_engine, make_sessionmaker, session_scope
 from app.deps import refuse_nul_characters
 from app.errors import install_error_handlers
@@ -217,7 +218,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = True, 
     install_openapi(app)
     api = APIRouter(prefix="/api/v1", responses=API_ERRORS, dependencies=[Depends(refuse_nul_characters)])
     # the content plan's routers first: /posts/export must not be read as /posts/{post_id}
-    for router in (export_router, workspace_router, rubrics_router, mix_router):
+    for router in (export_router, workspace_router, rubrics_router, mix_router, dates_router):
         api.include_router(router)
     for router in (channels_router, posts_router, media_router, series_router, status_router, analytics_router,
                    plan_router):

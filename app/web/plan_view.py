@@ -1,4 +1,4 @@
-"""The content plan as days: posts placed on the workspace's wall clock, with public holidays."""
+"""The content plan as days: posts placed on the workspace's wall clock, with holidays and significant dates."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import timeutil
+from app.dates.service import markers_between
 from app.models import Channel, Workspace
 from app.posts import repository as post_repo
 from app.posts import service as post_service
@@ -38,12 +39,13 @@ class Entry:
 
 @dataclass
 class Day:
-    """One calendar day with its posts and, if any, the public holiday."""
+    """One calendar day with its posts, the public holiday (if any) and the workspace's dates."""
 
     date: date
     in_month: bool
     is_today: bool
     holiday: str | None = None
+    dates: list[str] = field(default_factory=list)  # the workspace's own significant dates
     entries: list[Entry] = field(default_factory=list)
 
 
@@ -69,20 +71,6 @@ def zone_of(workspace: Workspace) -> str:
     except TimeInputError:
         return "UTC"
     return workspace.timezone or "UTC"
-
-
-def holidays_between(country: str | None, first: date, last: date) -> dict[date, str]:
-    """Public holidays of ``country`` (ISO code) between two dates; none when unset or unknown."""
-    if not country:
-        return {}
-    import holidays
-
-    try:
-        table = holidays.country_holidays(country.upper(), years=range(first.year, last.year + 1))
-    except (NotImplementedError, KeyError, AttributeError):
-        log.info("web.calendar.holidays_unknown_country", extra={"country": country})
-        return {}
-    return {d: str(name) for d, name in table.items() if first <= d <= last}
 
 
 def month_bounds(month: date) -> tuple[date, date]:
@@ -128,13 +116,20 @@ async def build_days(
     posts = await posts_between(session, workspace, start, end, channel_id)
     names = {c.id: c.name for c in channels}
     classes = await rubric_classes(session, workspace.id)
-    holidays = holidays_between(workspace.country, first, last)
+    markers = await markers_between(session, workspace, first, last)
     days = {first + timedelta(days=i): Day(first + timedelta(days=i), True, False)
             for i in range((last - first).days + 1)}
     for d, day in days.items():
         day.in_month = month is None or d.month == month
         day.is_today = d == today
-        day.holiday = holidays.get(d)
+    for m in markers:
+        marked = days.get(date.fromisoformat(str(m["date"])))
+        if marked is None:
+            continue
+        if m["kind"] == "public":
+            marked.holiday = marked.holiday or str(m["name"])
+        else:
+            marked.dates.append(str(m["name"]))
     for p in posts:
         at = (p.scheduled_at or p.created_at).astimezone(zone)
         found = days.get(at.date())

@@ -1,4 +1,4 @@
-"""The settings page: the workspace's time zone, country, spacing, rubrics (colours and target mix) and iCal feed."""
+"""The settings page: time zone, country, spacing, rubrics (colours and target mix), significant dates, iCal feed."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.dates import service as date_service
 from app.db import SessionDep
 from app.errors import ApiError
 from app.rubrics import repository as rubric_repo
@@ -26,6 +27,8 @@ NOTICES = {
     "rubric_saved": "The rubric is saved.",
     "rubric_deleted": "The rubric is deleted; its posts have no rubric now.",
     "rotated": "The calendar feed has a new address; the old one no longer works.",
+    "date_added": "The date is added.",
+    "date_deleted": "The date is deleted.",
 }
 
 
@@ -46,6 +49,7 @@ async def settings_page_response(
     rubrics = await rubric_repo.list_all(session, workspace.id)
     total = sum(r.target_share or 0 for r in rubrics)
     context = {"settings": out, "values": shown, "errors": errors or {}, "zones": zone_options(),
+               "dates": await date_service.list_dates(session, workspace),
                "countries": _countries(), "rubrics": rubrics, "mix_total": total,
                "notice_text": NOTICES.get(request.query_params.get("done", ""), "")}
     context.update(extra or {})
@@ -143,6 +147,28 @@ async def delete_rubric(rubric_id: str, request: Request, session: SessionDep, u
         return await _refused(request, session, user, exc, "rubric")
     await session.commit()
     return redirect("/settings?done=rubric_deleted#rubrics")
+
+
+@router.post("/settings/dates")
+async def add_date(request: Request, session: SessionDep, user: CsrfUserDep) -> Response:
+    form = await request.form()
+    try:
+        await date_service.add_date(session, user.workspace, str(form.get("date") or "")[:100],
+                                    str(form.get("name") or "")[:400], form.get("yearly") == "on")
+    except ApiError as exc:
+        return await _refused(request, session, user, exc, "dates")
+    await session.commit()
+    return redirect("/settings?done=date_added#dates")
+
+
+@router.post("/settings/dates/{date_id}/delete")
+async def delete_date(date_id: str, request: Request, session: SessionDep, user: CsrfUserDep) -> Response:
+    try:
+        await date_service.delete_date(session, user.workspace, date_id)
+    except ApiError as exc:
+        return await _refused(request, session, user, exc, "dates")
+    await session.commit()
+    return redirect("/settings?done=date_deleted#dates")
 
 
 @router.post("/settings/ical/rotate")
