@@ -3,6 +3,7 @@ these days" — for the API, the calendar and the plan import's warnings."""
 
 from __future__ import annotations
 
+import asyncio
 import calendar
 import logging
 from datetime import date, timedelta
@@ -48,8 +49,10 @@ def _yearly_in(day: date, first: date, last: date) -> list[date]:
 async def markers_between(session: AsyncSession, workspace: Workspace, first: date, last: date
                           ) -> list[dict[str, object]]:
     """Public holidays and the workspace's dates in [first, last], by date (holidays first on a day)."""
+    # in a thread: some countries' calendars (lunar, Islamic) take a noticeable time to compute a year
+    public = await asyncio.to_thread(public_holidays, workspace.country, first, last)
     items: list[tuple[date, int, str, str, str | None]] = [
-        (d, 0, name, "public", None) for d, name in public_holidays(workspace.country, first, last).items()]
+        (d, 0, name, "public", None) for d, name in public.items()]
     for row in await repo.in_range_or_yearly(session, workspace.id, first, last):
         days = _yearly_in(row.day, first, last) if row.yearly else [row.day]
         items += [(d, 1, row.name, "workspace", row.id) for d in days]

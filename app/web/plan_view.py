@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -18,8 +17,6 @@ from app.posts import service as post_service
 from app.posts.schemas import PostOut
 from app.rubrics import repository as rubric_repo
 from app.timeutil import TimeInputError, get_zone
-
-log = logging.getLogger(__name__)
 
 PAGE = 500
 
