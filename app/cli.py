@@ -20,6 +20,7 @@ from app.migrate import current_revision, head_revision, upgrade_to_head
 from app.platforms import ConnectorHub, make_http_client
 from app.publishing import cli as publishing_cli
 from app.security import new_secret_key
+from app.workspaces import cli as workspace_cli
 from app.workspaces import service as workspaces
 
 T = TypeVar("T")
@@ -377,6 +378,7 @@ def posts_add(
 
 publishing_cli.register(app)
 analytics_cli.register(app)
+workspace_cli.register(app)
 
 
 def main() -> None:

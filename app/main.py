@@ -17,9 +17,12 @@ from app import metrics, web
 from app.analytics.endpoints import router as analytics_router
 from app.channels.endpoints import router as channels_router
 from app.config import Settings, get_settings
+from app.dates.endpoints import router as dates_router
 from app.db import make_engine, make_sessionmaker, session_scope
 from app.deps import refuse_nul_characters
 from app.errors import install_error_handlers
+from app.export.endpoints import feed_router
+from app.export.endpoints import router as export_router
 from app.health import router as health_router
 from app.jobs import PERIODIC_JOBS
 from app.logs import register_app_secrets, register_secret
@@ -32,9 +35,12 @@ from app.platforms import ConnectorHub, make_http_client
 from app.posts.endpoints import router as posts_router
 from app.publishing.endpoints import router as status_router
 from app.publishing.runner import PublisherRunner
+from app.rubrics.endpoints import mix_router
+from app.rubrics.endpoints import router as rubrics_router
 from app.security import CredentialBox, load_secret_key
 from app.series.endpoints import router as series_router
 from app.workspaces import service as workspaces
+from app.workspaces.endpoints import router as workspace_router
 
 log = logging.getLogger("smm")
 
@@ -212,11 +218,15 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = True, 
     mount_docs(app)
     install_openapi(app)
     api = APIRouter(prefix="/api/v1", responses=API_ERRORS, dependencies=[Depends(refuse_nul_characters)])
+    # the content plan's routers first: /posts/export must not be read as /posts/{post_id}
+    for router in (export_router, workspace_router, rubrics_router, mix_router, dates_router):
+        api.include_router(router)
     for router in (channels_router, posts_router, media_router, series_router, status_router, analytics_router,
                    plan_router):
         api.include_router(router)
     app.include_router(api)
     app.include_router(media_public_router)
+    app.include_router(feed_router)
 
     app.include_router(health_router)
 

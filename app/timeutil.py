@@ -169,6 +169,26 @@ def parse_date(value: str) -> date:
     return day
 
 
+def start_of_day(day: date, zone_name: str) -> datetime:
+    """The first instant (UTC) of ``day`` on the wall clock of ``zone_name``.
+
+    Usually local midnight; where midnight falls in a DST gap (America/Santiago, America/Havana: the clocks jump from
+    00:00 to 01:00) the day starts at the gap's end, and where midnight happens twice, at the first one. zoneinfo's
+    ``fold=0`` reading of 00:00 gives exactly that instant in every case (in a gap it uses the offset before it).
+    """
+    zone = get_zone(zone_name)
+    return datetime(day.year, day.month, day.day, tzinfo=zone, fold=0).astimezone(UTC)
+
+
+def parse_day_bound(value: str, zone_name: str) -> datetime:
+    """A range bound a client gave: ``YYYY-MM-DD`` is the start of that day in ``zone_name`` (DST-proof), anything
+    else an instant as :func:`parse_instant` reads it."""
+    text = value.strip()
+    if len(text) == 10 and text[4:5] == "-" and text[7:8] == "-":
+        return check_instant(start_of_day(parse_date(text), zone_name), text)
+    return parse_instant(text, zone_name)
+
+
 def parse_month(value: str) -> date:
     """``YYYY-MM`` as the first day of that month, within the supported years."""
     text = value.strip()

@@ -11,7 +11,8 @@ What is public and why (README, "What is public"):
 * ``/sandbox/<platform>/…`` (with ``SMM_SANDBOX=1``) — the fake platforms' own endpoints, which the connectors call
   as they call a real platform; their control API under ``…/_control/`` is *not* public.
 
-There is no iCal feed in this version; one would belong on this list (its secret is in the path).
+* ``/ical/{token}.ics`` — the workspace's iCalendar feed: calendar apps subscribe without a key, so the secret
+  token in the path is the credential (rotated with ``POST /api/v1/workspace/ical/rotate``; a wrong one is a 404).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from app.config import Settings
 from tests.conftest import make_settings
 
 PUBLIC_ROUTES = {"/healthz", "/readyz", "/login", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc",
-                 "/media/{media_id}/{filename}"}
+                 "/media/{media_id}/{filename}", "/ical/{token}.ics"}
 PUBLIC_MOUNTS = {"/static", "/docs/assets", "/sandbox/telegram", "/sandbox/vk", "/sandbox/facebook",
                  "/sandbox/instagram"}
 ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -112,3 +113,4 @@ async def test_the_public_routes_answer_without_a_key(anon: httpx.AsyncClient) -
     r = await anon.get("/sandbox/telegram/bot123456789:AAEabcdefghijklmnopqrstuvwxyz012345/getMe")
     assert r.status_code == 200 and r.json()["ok"] is True  # a fake platform endpoint, as the connector calls it
     assert (await anon.get("/media/dummy0123/file.jpg")).status_code == 404  # public, but only real files
+    assert (await anon.get("/ical/dummy0123.ics")).status_code == 404  # public, but only with the secret

@@ -8,7 +8,15 @@ from app.models.ops import MediaFile, Worker
 from app.models.post import Attempt, Post, Target
 from app.models.series import Series
 from app.models.statuses import AttemptOutcome, ChannelStatus, PostStatus, SeriesStatus, TargetStatus
-from app.models.workspace import ApiKey, IdempotencyRecord, LoginFailure, WebSession, Workspace
+from app.models.workspace import (
+    ApiKey,
+    IdempotencyRecord,
+    LoginFailure,
+    Rubric,
+    SignificantDate,
+    WebSession,
+    Workspace,
+)
 
 __all__ = [
     "AnalyzerPrior",
@@ -27,8 +35,10 @@ __all__ = [
     "MediaFile",
     "Post",
     "PostStatus",
+    "Rubric",
     "Series",
     "SeriesStatus",
+    "SignificantDate",
     "Target",
     "TargetStatus",
     "WebSession",

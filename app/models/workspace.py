@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import secrets
+from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, IdMixin, utcnow
+
+
+def new_ical_token() -> str:
+    """The secret of a workspace's iCalendar feed URL (32 random bytes, URL-safe)."""
+    return secrets.token_urlsafe(32)
 
 
 class Workspace(IdMixin, Base):
@@ -16,6 +22,37 @@ class Workspace(IdMixin, Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     country: Mapped[str | None] = mapped_column(String(2), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # minutes a channel's posts should stay apart (the cadence checks' default; null: no rule)
+    default_spacing_minutes: Mapped[int | None] = mapped_column(Integer, default=None)
+    # the path secret of the iCalendar feed: stored as is, because the feed URL is shown to the workspace. Nullable
+    # in the schema only: making it NOT NULL would need SQLite's table copy, whose DROP cascades to every child row
+    ical_token: Mapped[str | None] = mapped_column(String(64), unique=True, index=True, default=new_ical_token)
+
+
+class Rubric(IdMixin, Base):
+    """A content rubric of a workspace (news, entertainment, advertising, ...). Posts name it in ``posts.rubric``
+    (the canonical spelling of ``name``); renaming a rubric renames it on its posts, deleting it clears them."""
+
+    __tablename__ = "rubrics"
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    colour: Mapped[str] = mapped_column(String(7))  # "#rrggbb"
+    target_share: Mapped[float | None] = mapped_column(Float, default=None)  # 0..1 of a week's posts
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SignificantDate(IdMixin, Base):
+    """A date of the workspace's own (a launch, an anniversary, a contest), shown beside the public holidays."""
+
+    __tablename__ = "significant_dates"
+
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    day: Mapped[date] = mapped_column(Date)
+    name: Mapped[str] = mapped_column(String(200))
+    yearly: Mapped[bool] = mapped_column(Boolean, default=False)  # an anniversary: every year on that day
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

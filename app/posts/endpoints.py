@@ -18,7 +18,7 @@ from app.pagination import Limit, decode_cursor, encode_cursor
 from app.posts import repository as repo
 from app.posts import service
 from app.posts.schemas import AttemptOut, PostCreate, PostList, PostOut, PostUpdate
-from app.timeutil import TimeInputError, parse_instant
+from app.timeutil import TimeInputError, parse_day_bound
 
 router = APIRouter(prefix="/posts", tags=["posts"])
 
@@ -64,11 +64,8 @@ async def create_post(
 def _bound(value: str | None, name: str, zone: str) -> datetime | None:
     if value is None:
         return None
-    text = value.strip()
-    if len(text) == 10:  # a bare date: midnight in the workspace's zone
-        text += "T00:00:00"
-    try:
-        return parse_instant(text, zone)
+    try:  # a bare date: the start of that day in the workspace's zone
+        return parse_day_bound(value, zone)
     except TimeInputError as exc:
         raise Invalid(name, str(exc)) from exc
 

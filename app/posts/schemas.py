@@ -64,7 +64,8 @@ class PostCreate(PostOptions):
     overrides: dict[str, OverrideIn] = Field(default_factory=dict)
     priority: int = Field(default=3, ge=1, le=5)
     not_before: str | None = None
-    rubric: str | None = Field(default=None, max_length=100)
+    rubric: str | None = Field(default=None, max_length=100, description="a rubric's name (any case); a new name "
+                               "creates the rubric; null or empty: none")
 
     @field_validator("channel_ids")
     @classmethod

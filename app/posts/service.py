@@ -23,6 +23,7 @@ from app.posts import repository as repo
 from app.posts.content import build_content, summarise
 from app.posts.schemas import MediaIn, OverrideIn, PostCreate, PostOut, PostUpdate, TargetOut
 from app.publishing.wakeup import schedule_changed
+from app.rubrics import service as rubrics
 from app.timeutil import TimeInputError, get_zone, parse_instant, utcnow
 from connectors.base import Connector, PostContent, Problem
 from connectors.fetch import FetchPolicy, FetchRefused, check_url
@@ -190,7 +191,7 @@ async def create(
         workspace_id=workspace.id, text=data.text, media=media,
         options=data.model_dump(include=OPTION_FIELDS),
         scheduled_at=scheduled_at, timezone=data.timezone, order_at=scheduled_at or now,
-        priority=data.priority, rubric=data.rubric,
+        priority=data.priority,
     )
     await validate_content(post, channels, overrides, hub, media_dir)
     if auto:
@@ -200,6 +201,8 @@ async def create(
         post.scheduled_at = await auto_schedule(session, workspace, channels, max(not_before or now, now),
                                                 spacing=settings.min_post_spacing)
         post.order_at = post.scheduled_at
+    # last: a refused post must leave no new rubric behind (the web form commits its upload after a refusal)
+    post.rubric = await rubrics.resolve(session, workspace, data.rubric)
     await insert_post(session, post, channels, overrides)
     if post.scheduled_at is not None:
         await schedule_changed(session)
@@ -303,7 +306,7 @@ async def update(
     if data.priority is not None:
         post.priority = data.priority
     if "rubric" in fields:
-        post.rubric = data.rubric
+        post.rubric = await rubrics.resolve(session, workspace, data.rubric)
     channel_ids = [t.channel_id for t in targets]
     if data.overrides is not None:
         ov = await _overrides(session, workspace, data.overrides, channel_ids, public_base, hub.fetch_policy)

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from app.channels import repository as channel_repo
 from app.connect.lifetimes import warnings_of
 from app.db import SessionDep
+from app.rubrics import repository as rubric_repo
 from app.timeutil import TimeInputError, get_zone, utcnow
 from app.web import plan_view
 from app.web.plan_view import (
@@ -19,6 +20,7 @@ from app.web.plan_view import (
     month_bounds,
     parse_day,
     parse_month,
+    rubric_css_class,
     shift_month,
     zone_of,
 )
@@ -37,6 +39,8 @@ async def calendar_page(request: Request, session: SessionDep, user: UserDep) ->
     zone = zone_of(workspace)
     today = utcnow().astimezone(get_zone(zone)).date()
     channels = await channel_repo.list_all(session, workspace.id)
+    rubrics = [{"name": r.name, "class": rubric_css_class(r.id), "target": r.target_share}
+               for r in await rubric_repo.list_all(session, workspace.id)]
     channel_id = request.query_params.get("channel") or None
     if channel_id not in {c.id for c in channels}:
         channel_id = None
@@ -85,5 +89,6 @@ async def calendar_page(request: Request, session: SessionDep, user: UserDep) ->
         "view": view, "title": title, "weeks": weeks, "days": days, "nav_links": nav, "zone": zone,
         "channels": channels, "channel_id": channel_id, "statuses": STATUSES,
         "country": workspace.country, "notice": notice, "token_warnings": warnings_of(channels),
+        "rubrics": rubrics,
         "weekday_names": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
     }, user=user)

@@ -1,30 +1,27 @@
-"""The content plan as days: posts placed on the workspace's wall clock, with public holidays."""
+"""The content plan as days: posts placed on the workspace's wall clock, with holidays and significant dates."""
 
 from __future__ import annotations
 
-import hashlib
-import logging
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import timeutil
+from app.dates.service import markers_between
 from app.models import Channel, Workspace
 from app.posts import repository as post_repo
 from app.posts import service as post_service
 from app.posts.schemas import PostOut
+from app.rubrics import repository as rubric_repo
 from app.timeutil import TimeInputError, get_zone
-
-log = logging.getLogger(__name__)
 
 PAGE = 100
 CALENDAR_MAX_POSTS = 500
 """Posts one calendar page shows (the earliest; the page says when there are more). Beyond a few thousand a grid
 is unreadable, and building and rendering it would hold the event loop for seconds."""
-RUBRIC_COLOURS = 8
 
 
 @dataclass
@@ -42,20 +39,29 @@ class Entry:
 
 @dataclass
 class Day:
-    """One calendar day with its posts and, if any, the public holiday."""
+    """One calendar day with its posts, the public holiday (if any) and the workspace's dates."""
 
     date: date
     in_month: bool
     is_today: bool
     holiday: str | None = None
+    dates: list[str] = field(default_factory=list)  # the workspace's own significant dates
     entries: list[Entry] = field(default_factory=list)
 
 
-def rubric_class(rubric: str | None) -> str:
-    """A stable colour class for a rubric (``rubric-0`` .. ``rubric-7``), empty without one."""
-    if not rubric:
-        return ""
-    return f"rubric-{int(hashlib.sha256(rubric.encode()).hexdigest(), 16) % RUBRIC_COLOURS}"
+def rubric_css_class(rubric_id: str) -> str:
+    """The class that carries a rubric's colour (``/ui/rubrics.css`` defines it; CSP forbids inline styles)."""
+    return f"rb-{rubric_id}"
+
+
+async def rubric_classes(session: AsyncSession, workspace_id: str) -> dict[str, str]:
+    """Rubric name → its colour class."""
+    return {r.name: rubric_css_class(r.id) for r in await rubric_repo.list_all(session, workspace_id)}
+
+
+def rubric_class(rubric: str | None, classes: dict[str, str]) -> str:
+    """The colour class of a post's rubric, empty without one."""
+    return classes.get(rubric, "") if rubric else ""
 
 
 def zone_of(workspace: Workspace) -> str:
@@ -65,20 +71,6 @@ def zone_of(workspace: Workspace) -> str:
     except TimeInputError:
         return "UTC"
     return workspace.timezone or "UTC"
-
-
-def holidays_between(country: str | None, first: date, last: date) -> dict[date, str]:
-    """Public holidays of ``country`` (ISO code) between two dates; none when unset or unknown."""
-    if not country:
-        return {}
-    import holidays
-
-    try:
-        table = holidays.country_holidays(country.upper(), years=range(first.year, last.year + 1))
-    except (NotImplementedError, KeyError, AttributeError):
-        log.info("web.calendar.holidays_unknown_country", extra={"country": country})
-        return {}
-    return {d: str(name) for d, name in table.items() if first <= d <= last}
 
 
 def month_bounds(month: date) -> tuple[date, date]:
@@ -122,20 +114,29 @@ async def build_days(
     session: AsyncSession, workspace: Workspace, channels: list[Channel], first: date, last: date, *,
     month: int | None, channel_id: str | None, today: date,
 ) -> tuple[list[Day], bool]:
-    """Days ``first``..``last`` with their posts in the workspace's zone and the country's holidays, and whether
-    more posts than :data:`CALENDAR_MAX_POSTS` fall in them (only the earliest are shown)."""
-    zone = get_zone(zone_of(workspace))
-    start = datetime.combine(first, time(0), zone)
-    end = datetime.combine(last + timedelta(days=1), time(0), zone)
+    """Days ``first``..``last`` with their posts in the workspace's zone, its holidays and significant dates, and
+    whether more posts than :data:`CALENDAR_MAX_POSTS` fall in them (only the earliest are shown)."""
+    zone_name = zone_of(workspace)
+    zone = get_zone(zone_name)
+    start = timeutil.start_of_day(first, zone_name)
+    end = timeutil.start_of_day(last + timedelta(days=1), zone_name)
     posts, more = await posts_between(session, workspace, start, end, channel_id)
     names = {c.id: c.name for c in channels}
-    holidays = holidays_between(workspace.country, first, last)
+    classes = await rubric_classes(session, workspace.id)
+    markers = await markers_between(session, workspace, first, last)
     days = {first + timedelta(days=i): Day(first + timedelta(days=i), True, False)
             for i in range((last - first).days + 1)}
     for d, day in days.items():
         day.in_month = month is None or d.month == month
         day.is_today = d == today
-        day.holiday = holidays.get(d)
+    for m in markers:
+        marked = days.get(date.fromisoformat(str(m["date"])))
+        if marked is None:
+            continue
+        if m["kind"] == "public":
+            marked.holiday = marked.holiday or str(m["name"])
+        else:
+            marked.dates.append(str(m["name"]))
     for p in posts:
         at = (p.scheduled_at or p.created_at).astimezone(zone)
         found = days.get(at.date())
@@ -143,7 +144,7 @@ async def build_days(
             continue
         found.entries.append(Entry(
             id=p.id, time=at.strftime("%H:%M") if p.scheduled_at else "draft", status=p.status,
-            text=_snippet(p.text) or "(no text)", rubric=p.rubric, rubric_class=rubric_class(p.rubric),
+            text=_snippet(p.text) or "(no text)", rubric=p.rubric, rubric_class=rubric_class(p.rubric, classes),
             channels=[names.get(t.channel_id, t.platform or "?") for t in p.targets],
         ))
     return list(days.values()), more

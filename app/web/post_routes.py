@@ -17,7 +17,7 @@ from app.posts import service as post_service
 from app.posts.schemas import PostUpdate
 from app.timeutil import get_zone
 from app.web.insights import chosen_slot_reason
-from app.web.plan_view import rubric_class, zone_of
+from app.web.plan_view import rubric_class, rubric_classes, zone_of
 from app.web.post_form import zone_options
 from app.web.render import redirect, render
 from app.web.session import CsrfUserDep, UserDep, WebUser
@@ -54,7 +54,8 @@ async def _post_page(
         local_value = out.scheduled_at.astimezone(get_zone(zone)).strftime("%Y-%m-%dT%H:%M")
     return render(request, "post.html", {
         "post": out, "channels": channels, "attempts": attempts, "zone": zone,
-        "rubric_class": rubric_class(out.rubric), "notice": NOTICES.get(done, ""), "error": error,
+        "rubric_class": rubric_class(out.rubric, await rubric_classes(session, workspace.id)),
+        "notice": NOTICES.get(done, ""), "error": error,
         "reason": reason,
         "can_retry": bool(statuses & set(RETRYABLE)),
         "can_cancel": TargetStatus.PUBLISHING not in statuses and bool(statuses & set(CANCELLABLE)),

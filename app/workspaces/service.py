@@ -1,15 +1,19 @@
-"""Workspaces and API keys (used by the CLI and at start-up)."""
+"""Workspaces, their settings (time zone, country, spacing, rubric mix, iCal secret) and API keys."""
 
 from __future__ import annotations
 
 from enum import StrEnum
 
+import holidays
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.errors import Invalid
 from app.models import ApiKey, Workspace
+from app.models.workspace import new_ical_token
+from app.rubrics.service import mix_of, set_mix
 from app.security import ConfigError, hash_api_key, new_api_key
-from app.timeutil import utcnow
+from app.timeutil import TimeInputError, get_zone, utcnow
 
 DEFAULT_WORKSPACE = "default"
 BOOTSTRAP_KEY_MIN_LENGTH = 24
@@ -81,3 +85,76 @@ async def revoke(session: AsyncSession, key_id: str) -> bool:
         return False
     key.revoked_at = key.revoked_at or utcnow()
     return True
+
+
+# -- settings ------------------------------------------------------------------------------------------------------
+
+
+def check_timezone(value: str, field: str = "timezone") -> str:
+    """An IANA zone as zoneinfo knows it; 422 otherwise."""
+    name = value.strip()
+    try:
+        get_zone(name)
+    except TimeInputError as exc:
+        raise Invalid(field, str(exc)) from exc
+    return name
+
+
+def check_country(value: str | None, field: str = "country") -> str | None:
+    """An ISO 3166 alpha-2 code the ``holidays`` package knows (upper-cased); ``None``/'' clears it; 422 otherwise."""
+    if value is None or not value.strip():
+        return None
+    code = value.strip().upper()
+    supported = holidays.list_supported_countries()
+    if len(code) != 2 or not code.isascii() or not code.isalpha() or code not in supported:
+        raise Invalid(field, f"'{value[:10]}' is not a country with known public holidays; use an ISO 3166 alpha-2 "
+                             "code such as DE, RU, US or GB")
+    return code
+
+
+def ical_url(workspace: Workspace, public_base: str) -> str:
+    return f"{public_base}/ical/{workspace.ical_token}.ics"
+
+
+async def settings_of(session: AsyncSession, workspace: Workspace, public_base: str) -> dict[str, object]:
+    """The workspace as ``GET /api/v1/workspace`` answers it."""
+    if workspace.ical_token is None:  # every row gets one (model default, migration 0008); never answer ".../None"
+        workspace.ical_token = new_ical_token()
+        await session.flush()
+    return {"id": workspace.id, "name": workspace.name, "timezone": workspace.timezone or "UTC",
+            "country": workspace.country, "ical_url": ical_url(workspace, public_base),
+            "default_spacing_minutes": workspace.default_spacing_minutes,
+            "rubric_mix": await mix_of(session, workspace)}
+
+
+async def update_settings(session: AsyncSession, workspace: Workspace, fields: dict[str, object]) -> Workspace:
+    """Change the named settings (each checked; nothing changes when one is refused, the caller rolls back)."""
+    if "timezone" in fields:
+        if fields["timezone"] is None:
+            raise Invalid("timezone", "a workspace always has a time zone; give an IANA name such as Europe/Berlin")
+        workspace.timezone = check_timezone(str(fields["timezone"]))
+    if "country" in fields:
+        country = fields["country"]
+        workspace.country = check_country(None if country is None else str(country))
+    if "default_spacing_minutes" in fields:
+        spacing = fields["default_spacing_minutes"]
+        workspace.default_spacing_minutes = int(spacing) if isinstance(spacing, int) and spacing > 0 else None
+    if "rubric_mix" in fields and fields["rubric_mix"] is not None:
+        mix = fields["rubric_mix"]
+        assert isinstance(mix, dict)
+        await set_mix(session, workspace, mix, "rubric_mix")
+    await session.flush()
+    return workspace
+
+
+async def rotate_ical(session: AsyncSession, workspace: Workspace) -> Workspace:
+    """A new feed secret: the old URL answers 404 from now on."""
+    workspace.ical_token = new_ical_token()
+    await session.flush()
+    return workspace
+
+
+async def by_ical_token(session: AsyncSession, token: str) -> Workspace | None:
+    if not token or len(token) > 64:
+        return None
+    return (await session.execute(select(Workspace).where(Workspace.ical_token == token))).scalar_one_or_none()

@@ -15,7 +15,7 @@ from tests.conftest import API_KEY, make_channel
 from tests.web.conftest import csrf_of, set_workspace, sign_in
 
 PAGES = ["/calendar", "/calendar?view=week", "/calendar?month=2030-01", "/posts/new", "/channels",
-         "/channels/new", "/channels/new?platform=vk", "/channels/new?platform=instagram", "/sandbox"]
+         "/channels/new", "/channels/new?platform=vk", "/channels/new?platform=instagram", "/sandbox", "/settings"]
 
 
 async def _compose(web: httpx.AsyncClient, **fields: Any) -> httpx.Response:

@@ -1,0 +1,1 @@
+"""Rubrics: the workspace's content categories, their colours and their target share of the plan."""
