@@ -16,7 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 from app.connect import service
 from app.connect.oauth import FLOWS, SignInError
 from app.db import SessionDep
-from app.web.compose_routes import wake_scheduler
+from app.publishing.runner import schedule_changed
 from app.web.plan_view import zone_of
 from app.web.post_form import zone_options
 from app.web.render import redirect, render
@@ -101,7 +101,7 @@ async def pick(platform: str, request: Request, session: SessionDep, user: CsrfU
         return _problem(request, user, platform, exc.message, 400)
     ids = [c.id for c in channels]
     await session.commit()
-    wake_scheduler(request)  # a re-connected channel's held posts are due again
+    await schedule_changed(request.app)  # a re-connected channel's held posts are due again
     log.info("connect.connected", extra={"platform": platform, "channels": len(ids)})
     if len(ids) == 1:
         return redirect(f"/channels/{ids[0]}?done=connected")

@@ -7,7 +7,9 @@ log."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -21,7 +23,7 @@ from connectors.fakekit import serve_in_thread
 from connectors.instagram.fake import create_app as instagram_fake
 from connectors.vk.fake import create_app as vk_fake
 from tests.conftest import API_KEY
-from tests.served import Served, serve, smm_env
+from tests.served import Served, serve, smm_env, wait_for
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 FLOW_RE = re.compile(r'name="flow" value="([^"]+)"')
@@ -153,7 +155,6 @@ def facebook_pages_connect_refusals_and_reconnect(served: Served, fakes: dict[st
     def published() -> bool:
         return any(p["message"] == "Fresh bread" for p in fb_state.posts)
 
-    from tests.served import wait_for
     wait_for(published, timeout=30)
 
     # a state nobody issued, and a state of another session
@@ -174,13 +175,28 @@ def facebook_pages_connect_refusals_and_reconnect(served: Served, fakes: dict[st
     page = person.consent(person.get("/connect/facebook"), grant=["pages_show_list", "pages_read_engagement"])
     assert "Missing permission: pages_manage_posts" in page.text
 
-    # re-connect: the same Page again keeps the channel (id, posts), with a new token
+    # the Page token dies (password changed): the next post fails, the channel needs re-authorisation, and a
+    # post due meanwhile is held
     served.api.patch(f"/api/v1/channels/{channel['id']}", json={"name": "Bakery (main)"})
+    for token in fb_state.tokens.values():
+        if token.type == "PAGE":
+            token.expired = True
+    served.api.post("/api/v1/posts", json={"text": "Doomed", "channel_ids": [channel["id"]], "scheduled_at": "now"})
+    wait_for(lambda: channels(served, "facebook")[0]["status"] == "needs_reauth", timeout=30)
+    soon = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
+    held = served.api.post("/api/v1/posts", json={"text": "Held", "channel_ids": [channel["id"]],
+                                                  "scheduled_at": soon}).json()
+    time.sleep(3)
+    assert served.api.get(f"/api/v1/posts/{held['id']}").json()["status"] == "scheduled"  # held, not sent
+
+    # re-connect: the same Page again keeps the channel (id, name, posts), with a new token; the held post goes out
     page = person.consent(person.get("/connect/facebook"))
     assert "already a channel" in page.text
     person.pick(page, "facebook", ["501"])
     [again] = channels(served, "facebook")
-    assert again["id"] == channel["id"] and again["name"] == "Bakery (main)"
+    assert again["id"] == channel["id"] and again["name"] == "Bakery (main)" and again["status"] == "active"
+    wait_for(lambda: served.api.get(f"/api/v1/posts/{held['id']}").json()["status"] == "published", timeout=20)
+    assert any(p["message"] == "Held" for p in fb_state.posts)
 
     log = served.log()
     for token in fb_state.tokens:
