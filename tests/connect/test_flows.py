@@ -249,3 +249,12 @@ async def test_without_app_credentials_the_page_explains(anon: httpx.AsyncClient
     assert "/channels/new?platform=facebook" in page.text
     assert (await anon.get("/connect/telegram")).status_code == 404
     assert (await anon.get("/connect/facebook/callback?code=abc&state=nothing")).status_code == 400
+    # the pick form: without this session's CSRF token, or for a flow that is not this session's
+    page = (await anon.get("/channels")).text
+    token = CSRF_RE.search(page)
+    assert token is not None
+    assert (await anon.post("/connect/facebook/pick", data={"flow": "x", "account": "1"})).status_code == 403
+    bogus = await anon.post("/connect/facebook/pick", data={"csrf_token": token.group(1), "flow": "nope",
+                                                           "account": "1"})
+    assert bogus.status_code == 400 and "not one of this session" in bogus.text
+
