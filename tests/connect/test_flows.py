@@ -103,11 +103,14 @@ def served(settings: Settings, tmp_path: Path, fakes: dict[str, Any]) -> Iterato
     service = serve(env, tmp_path / "serve.log")
     for platform, url in urls.items():
         person = {"facebook": {"person": {"id": "9001", "name": "Ann", "pages": [
-                      {"id": "501", "name": "Bakery"}, {"id": "502", "name": "Cafe", "tasks": ["ANALYZE"]}]}},
+                      {"id": "501", "name": "Bakery", "instagram_business_account": "17841400000000888"},
+                      {"id": "502", "name": "Cafe", "tasks": ["ANALYZE"]}]}},
                   "instagram": {"account": {"user_id": "17841400000000777", "username": "bakery.shop"}},
                   "vk": {"user": {"id": 42, "first_name": "Ann", "last_name": "K"}}}[platform]
-        app = {"client_id": APP_ID, "client_secret": APP_SECRET,
-               "redirect_uris": [f"{service.base}/connect/{platform}/callback"]}
+        uris = [f"{service.base}/connect/{platform}/callback"]
+        if platform == "facebook":  # the Meta app also serves Instagram through the linked Page
+            uris.append(f"{service.base}/connect/instagram/callback")
+        app = {"client_id": APP_ID, "client_secret": APP_SECRET, "redirect_uris": uris}
         assert httpx.post(f"{url}/_control/oauth", json={"apps": [app], **person}).status_code == 200
     httpx.post(f"{urls['vk']}/_control/seed", json={"groups": [
         {"id": 77, "name": "Bakery club", "admins": {"42": 3}}, {"id": 78, "name": "Read only", "admins": {"42": 1}}]})
@@ -218,6 +221,15 @@ def instagram_login_long_lived_token(served: Served, fakes: dict[str, Any]) -> N
     log = served.log()
     for token in fakes["apps"]["instagram"].state.fake.tokens:
         assert token not in log
+
+    # through the Facebook Page linked to the account (Facebook Login, the Meta app)
+    dialog = person.get("/connect/instagram?via=page")
+    assert "/dialog/oauth" in dialog.url.path and "instagram_content_publish" in dialog.url.query.decode()
+    page = person.consent(dialog)
+    assert "17841400000000888" in page.text and "Cafe" not in page.text  # only Pages with a linked account
+    person.pick(page, "instagram", ["17841400000000888"])
+    via_page = [c for c in channels(served, "instagram") if c["id"] != channel["id"]]
+    assert len(via_page) == 1 and via_page[0]["token_expires_at"] is None and via_page[0]["warnings"] == []
 
 
 def vk_communities_with_pkce_and_missing_right(served: Served, fakes: dict[str, Any]) -> None:
