@@ -156,6 +156,9 @@ async def pick(session: AsyncSession, box: CredentialBox, settings: Settings, us
             session.add(channel)
         apply_token(channel, box, values, candidate)
         channels.append(channel)
+    if not channels:
+        raise Refused(f"None of the chosen could be connected: {name} does not let this account publish there. "
+                      "Start again and pick another.")
     await session.flush()
     return channels
 

@@ -177,6 +177,8 @@ def facebook_pages_connect_refusals_and_reconnect(served: Served, fakes: dict[st
     # missing permission: the person unticks pages_manage_posts
     page = person.consent(person.get("/connect/facebook"), grant=["pages_show_list", "pages_read_engagement"])
     assert "Missing permission: pages_manage_posts" in page.text
+    nothing = person.pick(page, "facebook", ["502"])  # the Page whose role cannot create content
+    assert nothing.status_code == 400 and "None of the chosen could be connected" in nothing.text
 
     # the Page token dies (password changed): the next post fails, the channel needs re-authorisation, and a
     # post due meanwhile is held
