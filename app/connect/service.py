@@ -96,7 +96,11 @@ async def callback(session: AsyncSession, box: CredentialBox, settings: Settings
         raise Refused(f"{flow.name} came back without an authorization code. Start again.")
     verifier = box.open(row.verifier_sealed).get("code_verifier") if row.verifier_sealed else None
     try:
-        result = await flow.sign_in(code, redirect_uri(flow.settings, flow.platform), verifier)
+        try:
+            result = await flow.sign_in(code, redirect_uri(flow.settings, flow.platform), verifier)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:  # a body of another shape
+            raise SignInError(f"{flow.name} answered the sign-in in a shape this service does not know "
+                              f"({type(exc).__name__}); nothing was connected. Try again later.") from None
     except SignInError:
         await repo.advance(session, row.id, ConnectFlowStatus.RETURNED, ConnectFlowStatus.DONE)
         raise

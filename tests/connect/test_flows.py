@@ -174,6 +174,18 @@ def facebook_pages_connect_refusals_and_reconnect(served: Served, fakes: dict[st
     denied = person.consent(person.get("/connect/facebook"), decision="deny")
     assert denied.status_code == 400 and "cancelled" in denied.text and not channels(served, "facebook")[1:]
 
+    # the platform answers in a shape nobody documented, then fails outright: a page that says so, never a 500
+    fb_url = fakes["urls"]["facebook"]
+    httpx.post(f"{fb_url}/_control/faults", json={"method": "GET /me/accounts", "kind": "error", "status": 200,
+                                                  "body": {"data": [{"name": "no id"}]}})
+    odd = person.consent(person.get("/connect/facebook"))
+    assert odd.status_code == 502 and "shape" in odd.text
+    httpx.post(f"{fb_url}/_control/faults", json={"method": "GET /oauth/access_token", "kind": "error",
+                                                  "status": 500, "body": {"error": {"message": "Service down",
+                                                                                    "code": 2}}})
+    down = person.consent(person.get("/connect/facebook"))
+    assert down.status_code == 502 and "Service down" in down.text
+
     # missing permission: the person unticks pages_manage_posts
     page = person.consent(person.get("/connect/facebook"), grant=["pages_show_list", "pages_read_engagement"])
     assert "Missing permission: pages_manage_posts" in page.text
