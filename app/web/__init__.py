@@ -12,8 +12,8 @@ __all__ = ["mount", "render_heatmap_svg"]
 
 
 def mount(app: FastAPI) -> None:
-    """Add the pages (``/``, ``/login``, ``/calendar``, ``/posts/…``, ``/channels/…``, ``/sandbox``), the static
-    files under ``/static`` and the UI's security headers to ``app``."""
+    """Add the pages (``/``, ``/login``, ``/calendar``, ``/posts/…``, ``/channels/…``, ``/connect/…``,
+    ``/sandbox``), the static files under ``/static`` and the UI's security headers to ``app``."""
     from app.connect import endpoints as connect_routes
     from app.web import auth_routes, calendar_routes, channel_routes, compose_routes, post_routes, sandbox_routes
 
