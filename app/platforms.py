@@ -119,7 +119,8 @@ class ConnectorHub:
             "telegram": (s.telegram_api_base, {}),
             "vk": (s.vk_api_base, {"api_version": s.vk_api_version}),
             "facebook": (s.facebook_api_base, {"graph_version": s.graph_api_version, "public_base_url": public}),
-            "instagram": (s.instagram_api_base, {"graph_version": s.graph_api_version, "public_base_url": public}),
+            "instagram": (s.instagram_api_base, {"graph_version": s.graph_api_version, "public_base_url": public,
+                                                 "login_base_url": s.instagram_login_graph_base}),
         }
         return table.get(platform, ("", {}))
 
@@ -130,6 +131,7 @@ class ConnectorHub:
             base, extra = self._settings_for(platform)
             if sandbox:
                 base = f"{self.sandbox_base}/{platform}"
+                extra = {k: base if k == "login_base_url" else v for k, v in extra.items()}
             connector = cls(self.client, base, **extra)
             connector.fetch_policy = self.fetch_policy  # any connector that fetches a user's URL obeys it
             cache[platform] = connector

@@ -192,11 +192,20 @@ class GraphApi:
     out is then an ``OutcomeUnknownError`` (the post may exist); for a read it is a plain ``TransientError``.
     """
 
-    def __init__(self, client: httpx.AsyncClient, base_url: str, version: str, classify: Classifier) -> None:
+    def __init__(self, client: httpx.AsyncClient, base_url: str, version: str, classify: Classifier,
+                 token_roots: Mapping[str, str] | None = None) -> None:
         self.client = client
         self.root = f"{base_url.rstrip('/')}/{version.strip('/')}"
         self.classify = classify
         self.last_app_usage: dict[str, float] = {}
+        # token prefix -> base URL: a token of another login goes to its own host (Instagram Login: graph.instagram)
+        self.token_roots = {p: f"{b.rstrip('/')}/{version.strip('/')}" for p, b in (token_roots or {}).items()}
+
+    def root_for(self, token: str) -> str:
+        for prefix, root in self.token_roots.items():
+            if token.startswith(prefix):
+                return root
+        return self.root
 
     async def get(self, path: str, token: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """``GET {root}/{path}`` with ``access_token`` in the query."""
@@ -225,7 +234,7 @@ class GraphApi:
         files: Mapping[str, tuple[str, bytes, str]] | None = None,
         writes: bool,
     ) -> dict[str, Any]:
-        url = f"{self.root}/{path.lstrip('/')}"
+        url = f"{self.root_for(token)}/{path.lstrip('/')}"
         try:
             if method == "GET":
                 response = await self.client.get(url, params={**(params or {}), "access_token": token})

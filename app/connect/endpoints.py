@@ -1,7 +1,8 @@
 """Web routes of the sign-in flows (all need a signed-in session; the callback too — it checks the state against
 the session that started it)::
 
-    GET  /connect/{platform}            → 303 to the platform's dialog (or, without app credentials, how to make one)
+    GET  /connect/{platform}            → 303 to the platform's dialog (or, without app credentials, how to make one);
+                                          /connect/instagram?via=page: Instagram through the linked Facebook Page
     GET  /connect/{platform}/callback   ← the dialog's answer: code & state, or error=access_denied
     POST /connect/{platform}/pick       the chosen Pages / communities / accounts become channels (CSRF)
 """
@@ -45,12 +46,15 @@ async def connect(platform: str, request: Request, session: SessionDep, user: Us
     if platform not in FLOWS:
         return _unknown(request, user, platform)
     state = request.app.state
-    flow = service.flow_for(state.settings, state.http, platform)
+    via_page = request.query_params.get("via") == "page"
+    flow = service.flow_for(state.settings, state.http, platform, via_page)
     if not flow.configured:
+        page_flow = service.flow_for(state.settings, state.http, platform, True)
         return render(request, "connect/setup.html", {
             "platform": platform, "name": NAMES[platform],
             "help": flow.app_help.format(redirect=service.redirect_uri(state.settings, platform)),
-            "redirect_uri": service.redirect_uri(state.settings, platform)}, user=user)
+            "redirect_uri": service.redirect_uri(state.settings, platform),
+            "via_page": platform == "instagram" and not via_page and page_flow.configured}, user=user)
     url = await service.start(session, state.box, flow, user)
     await session.commit()
     log.info("connect.started", extra={"platform": platform})
@@ -63,10 +67,9 @@ async def callback(platform: str, request: Request, session: SessionDep, user: U
     if platform not in FLOWS:
         return _unknown(request, user, platform)
     state = request.app.state
-    flow = service.flow_for(state.settings, state.http, platform)
     params = {k: v[:2048] for k, v in request.query_params.items()}
     try:
-        returned = await service.callback(session, state.box, flow, user, params)
+        returned = await service.callback(session, state.box, state.settings, state.http, user, platform, params)
     except service.Refused as exc:
         await session.commit()
         log.info("connect.refused", extra={"platform": platform})

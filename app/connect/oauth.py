@@ -101,7 +101,9 @@ def _unix(value: object) -> datetime | None:
 class Flow:
     """One platform's flow; bound to the shared HTTP client and the settings."""
 
-    platform: ClassVar[str]
+    platform: ClassVar[str]  # the platform of the channels it makes
+    key: ClassVar[str]  # the flow's own name (several flows may make channels of one platform)
+    app_platform: ClassVar[str]  # whose app credentials it uses (SMM_<APP_PLATFORM>_APP_ID)
     name: ClassVar[str]
     scopes: ClassVar[tuple[str, ...]]
     required: ClassVar[tuple[str, ...]]
@@ -113,11 +115,11 @@ class Flow:
 
     @property
     def app_id(self) -> str:
-        return str(getattr(self.settings, f"{self.platform}_app_id") or "")
+        return str(getattr(self.settings, f"{self.app_platform}_app_id") or "")
 
     @property
     def app_secret(self) -> str:
-        return str(getattr(self.settings, f"{self.platform}_app_secret") or "")
+        return str(getattr(self.settings, f"{self.app_platform}_app_secret") or "")
 
     @property
     def configured(self) -> bool:
@@ -156,9 +158,10 @@ class Flow:
 
 
 class FacebookFlow(Flow):
-    platform, name = "facebook", "Facebook"
-    scopes = ("pages_show_list", "pages_manage_posts", "pages_read_engagement")
-    required = scopes
+    platform = key = app_platform = "facebook"
+    name = "Facebook"
+    scopes: ClassVar[tuple[str, ...]] = ("pages_show_list", "pages_manage_posts", "pages_read_engagement")
+    required: ClassVar[tuple[str, ...]] = scopes
     app_help = ("Create an app at developers.facebook.com (type “Business”), add the “Facebook Login for Business” "
                 "product, put {redirect} under Valid OAuth Redirect URIs, request pages_show_list, "
                 "pages_manage_posts and pages_read_engagement, then set SMM_FACEBOOK_APP_ID and "
@@ -173,7 +176,8 @@ class FacebookFlow(Flow):
         base = self.settings.facebook_oauth_base.rstrip("/")
         return f"{base}/{self.settings.graph_api_version}/dialog/oauth?{urlencode(query)}"
 
-    async def sign_in(self, code: str, redirect_uri: str, verifier: str | None) -> SignInResult:
+    async def _pages(self, code: str, redirect_uri: str) -> tuple[list[dict[str, Any]], list[str]]:
+        """Code → short-lived → long-lived user token → (the person's Pages with Page tokens, granted scopes)."""
         app = {"client_id": self.app_id, "client_secret": self.app_secret}
         short = await self._json("GET", self._graph("oauth/access_token"), "the code exchange",
                                  params={**app, "redirect_uri": redirect_uri, "code": code})
@@ -184,16 +188,22 @@ class FacebookFlow(Flow):
         perms = await self._json("GET", self._graph("me/permissions"), "the permission check",
                                  params={"access_token": user_token})
         granted = [str(p.get("permission")) for p in perms.get("data", []) if p.get("status") == "granted"]
-        missing = [s for s in self.required if s not in granted]
         accounts = await self._json("GET", self._graph("me/accounts"), "the list of Pages",
                                     params={"access_token": user_token, "fields": "id,name,access_token,tasks"})
+        return list(accounts.get("data", [])), granted
+
+    async def _debug(self, token: str) -> dict[str, Any]:
+        debug = await self._json("GET", self._graph("debug_token"), "the token check",
+                                 params={"input_token": token, "access_token": f"{self.app_id}|{self.app_secret}"})
+        return dict(debug.get("data", {}))
+
+    async def sign_in(self, code: str, redirect_uri: str, verifier: str | None) -> SignInResult:
+        pages, granted = await self._pages(code, redirect_uri)
+        missing = [s for s in self.required if s not in granted]
         candidates = []
-        for page in accounts.get("data", []):
+        for page in pages:
             token = str(page.get("access_token", ""))
-            debug = await self._json("GET", self._graph("debug_token"), "the token check",
-                                     params={"input_token": token,
-                                             "access_token": f"{self.app_id}|{self.app_secret}"})
-            data = debug.get("data", {})
+            data = await self._debug(token)
             tasks = set(page.get("tasks") or [])
             problem = "" if not tasks or "CREATE_CONTENT" in tasks else (
                 "Your role on this Page does not allow creating content (Facebook task CREATE_CONTENT).")
@@ -205,8 +215,39 @@ class FacebookFlow(Flow):
         return SignInResult(candidates, missing)
 
 
+class InstagramPageFlow(FacebookFlow):
+    """Instagram through the linked Facebook Page (Facebook Login, the Meta app of ``SMM_FACEBOOK_APP_ID``): each
+    Page's ``instagram_business_account`` becomes an Instagram channel holding the Page token (it does not expire),
+    published through graph.facebook.com as connectors/instagram does by default."""
+
+    platform, key, app_platform = "instagram", "instagram_page", "facebook"
+    name = "Instagram"
+    scopes = ("pages_show_list", "pages_read_engagement", "instagram_basic", "instagram_content_publish")
+    required = scopes
+
+    async def sign_in(self, code: str, redirect_uri: str, verifier: str | None) -> SignInResult:
+        pages, granted = await self._pages(code, redirect_uri)
+        missing = [s for s in self.required if s not in granted]
+        candidates = []
+        for page in pages:
+            token = str(page.get("access_token", ""))
+            linked = await self._json("GET", self._graph(str(page["id"])), "the linked Instagram account", params={
+                "fields": "instagram_business_account{id,username}", "access_token": token})
+            account = linked.get("instagram_business_account") or {}
+            if not account.get("id"):
+                continue  # a Page without a linked professional account
+            ig_id = str(account["id"])
+            data = await self._debug(token)
+            label = f"@{account['username']}" if account.get("username") else f"Instagram of {page.get('name')}"
+            candidates.append(Candidate(ig_id, label, {"ig_user_id": ig_id, "access_token": token},
+                                        _unix(data.get("expires_at")), _unix(data.get("data_access_expires_at")),
+                                        granted))
+        return SignInResult(candidates, missing)
+
+
 class InstagramFlow(Flow):
-    platform, name = "instagram", "Instagram"
+    platform = key = app_platform = "instagram"
+    name = "Instagram"
     scopes = ("instagram_business_basic", "instagram_business_content_publish")
     required = scopes
     app_help = ("Create an app at developers.facebook.com, add the “Instagram” product with “API setup with "
@@ -252,7 +293,8 @@ VK_RIGHTS = {"wall": 8192, "photos": 4, "groups": 262144, "offline": 65536}
 
 
 class VKFlow(Flow):
-    platform, name = "vk", "VK"
+    platform = key = app_platform = "vk"
+    name = "VK"
     scopes = ("wall", "photos", "groups", "offline")
     required = ("wall", "photos", "groups")
     pkce = True
@@ -295,3 +337,5 @@ class VKFlow(Flow):
 
 
 FLOWS: dict[str, type[Flow]] = {"facebook": FacebookFlow, "instagram": InstagramFlow, "vk": VKFlow}
+# every flow by its key (what a flow row records): the platforms' own, plus Instagram through a Facebook Page
+FLOWS_BY_KEY: dict[str, type[Flow]] = {**{f.key: f for f in FLOWS.values()}, "instagram_page": InstagramPageFlow}

@@ -13,13 +13,12 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
+from app.connect import repository as repo
 from app.connect.oauth import InstagramFlow, SignInError
 from app.db import session_scope
-from app.models import Channel
 from app.security import CredentialBox, CredentialsUnreadable
 from app.timeutil import utcnow
 
@@ -27,23 +26,13 @@ log = logging.getLogger("smm.connect.refresh")
 MIN_AGE = timedelta(days=1)  # Instagram refuses to refresh a token younger than a day
 
 
-async def due_for_refresh(session: AsyncSession, now: datetime, before: float) -> list[Channel]:
-    stmt = select(Channel).where(
-        Channel.platform == "instagram", Channel.deleted_at.is_(None), Channel.sandbox.is_(False),
-        Channel.token_expires_at.is_not(None), Channel.token_expires_at > now,
-        Channel.token_expires_at < now + timedelta(seconds=before),
-        (Channel.token_refreshed_at.is_(None)) | (Channel.token_refreshed_at < now - MIN_AGE),
-    ).order_by(Channel.token_expires_at)
-    return list((await session.execute(stmt)).scalars())
-
-
 async def refresh_instagram_tokens(settings: Settings, maker: async_sessionmaker[AsyncSession], box: CredentialBox,
                                    flow: InstagramFlow, now: datetime | None = None) -> int:
     """Refresh every Instagram token that is due; returns how many were refreshed."""
     now = now or utcnow()
     async with session_scope(maker) as session:
-        due = [(c.id, c.credentials_sealed) for c in await due_for_refresh(session, now,
-                                                                           settings.token_refresh_before)]
+        due = [(c.id, c.credentials_sealed) for c in await repo.due_for_refresh(
+            session, now, timedelta(seconds=settings.token_refresh_before), MIN_AGE)]
     refreshed = 0
     for channel_id, sealed in due:
         try:
@@ -55,10 +44,7 @@ async def refresh_instagram_tokens(settings: Settings, maker: async_sessionmaker
             log.warning("connect.refresh.refused", extra={"channel": channel_id, "reason": exc.message[:200]})
             continue
         async with session_scope(maker) as session:
-            stmt = (update(Channel).where(Channel.id == channel_id, Channel.credentials_sealed == sealed)
-                    .values(credentials_sealed=box.seal({**values, "access_token": token}), token_expires_at=expires,
-                            token_refreshed_at=utcnow(), updated_at=utcnow()))
-            result = await session.execute(stmt)
-            refreshed += int(getattr(result, "rowcount", 0) or 0)
+            refreshed += await repo.replace_token(session, channel_id, sealed,
+                                                  box.seal({**values, "access_token": token}), expires, utcnow())
         log.info("connect.refresh.done", extra={"channel": channel_id})
     return refreshed

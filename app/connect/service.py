@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.channels.schemas import check_credentials
 from app.config import Settings
 from app.connect import repository as repo
-from app.connect.oauth import FLOWS, Candidate, Flow, SignInError, SignInResult, pkce_pair
+from app.connect.oauth import FLOWS, FLOWS_BY_KEY, Candidate, Flow, SignInError, SignInResult, pkce_pair
 from app.logs import register_credentials
 from app.models import Channel, ChannelStatus, ConnectFlow, ConnectFlowStatus
 from app.security import CredentialBox, CredentialsUnreadable, hash_api_key
@@ -33,8 +33,9 @@ def redirect_uri(settings: Settings, platform: str) -> str:
     return f"{settings.effective_public_base_url}/connect/{platform}/callback"
 
 
-def flow_for(settings: Settings, client: httpx.AsyncClient, platform: str) -> Flow:
-    return FLOWS[platform](settings, client)
+def flow_for(settings: Settings, client: httpx.AsyncClient, platform: str, via_page: bool = False) -> Flow:
+    """The flow of ``platform`` (``via_page``: Instagram through the linked Facebook Page)."""
+    return FLOWS_BY_KEY["instagram_page" if via_page and platform == "instagram" else platform](settings, client)
 
 
 def _session_hash(user: WebUser) -> str:
@@ -48,7 +49,7 @@ async def start(session: AsyncSession, box: CredentialBox, flow: Flow, user: Web
     state = secrets.token_urlsafe(32)
     verifier, challenge = pkce_pair() if flow.pkce else (None, None)
     session.add(ConnectFlow(
-        workspace_id=user.workspace.id, platform=flow.platform, state_hash=hash_api_key(state),
+        workspace_id=user.workspace.id, platform=flow.key, state_hash=hash_api_key(state),
         session_hash=_session_hash(user), verifier_sealed=box.seal({"code_verifier": verifier}) if verifier else None,
         created_at=now, expires_at=now + timedelta(seconds=flow.settings.connect_flow_ttl)))
     await session.flush()
@@ -66,14 +67,17 @@ class Refused(SignInError):
     """The callback cannot be accepted (unknown, foreign, used or stale state; a denied consent): 400."""
 
 
-async def callback(session: AsyncSession, box: CredentialBox, flow: Flow, user: WebUser,
-                   params: dict[str, str]) -> Returned:
+async def callback(session: AsyncSession, box: CredentialBox, settings: Settings, client: httpx.AsyncClient,
+                   user: WebUser, platform: str, params: dict[str, str]) -> Returned:
     """Check and use up the state, then exchange the code. The caller commits, whatever is raised."""
     state = params.get("state") or ""
     row = await repo.by_state(session, hash_api_key(state)) if state else None
-    if row is None or row.platform != flow.platform or row.workspace_id != user.workspace.id:
-        raise Refused(f"This {flow.name} sign-in was not started here (its state is unknown), so it is refused. "
-                      f"Start again from Channels → Connect {flow.name}.")
+    kind = FLOWS_BY_KEY.get(row.platform) if row is not None else None
+    if row is None or kind is None or kind.platform != platform or row.workspace_id != user.workspace.id:
+        name = FLOWS[platform].name
+        raise Refused(f"This {name} sign-in was not started here (its state is unknown), so it is refused. "
+                      f"Start again from Channels → Connect {name}.")
+    flow = kind(settings, client)
     if not secrets.compare_digest(row.session_hash, _session_hash(user)):
         raise Refused(f"This {flow.name} sign-in was started in another browser session, so it is refused. "
                       "Start it again here.")
@@ -92,7 +96,11 @@ async def callback(session: AsyncSession, box: CredentialBox, flow: Flow, user: 
         raise Refused(f"{flow.name} came back without an authorization code. Start again.")
     verifier = box.open(row.verifier_sealed).get("code_verifier") if row.verifier_sealed else None
     try:
-        result = await flow.sign_in(code, redirect_uri(flow.settings, flow.platform), verifier)
+        try:
+            result = await flow.sign_in(code, redirect_uri(flow.settings, flow.platform), verifier)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:  # a body of another shape
+            raise SignInError(f"{flow.name} answered the sign-in in a shape this service does not know "
+                              f"({type(exc).__name__}); nothing was connected. Try again later.") from None
     except SignInError:
         await repo.advance(session, row.id, ConnectFlowStatus.RETURNED, ConnectFlowStatus.DONE)
         raise
@@ -123,7 +131,8 @@ async def pick(session: AsyncSession, box: CredentialBox, settings: Settings, us
     account, whose id, posts and settings stay). Raises ``Refused`` for a flow that is not this session's."""
     name = FLOWS[platform].name
     row = await repo.by_id(session, user.workspace.id, flow_id)
-    if (row is None or row.platform != platform or row.result_sealed is None
+    kind = FLOWS_BY_KEY.get(row.platform) if row is not None else None
+    if (row is None or kind is None or kind.platform != platform or row.result_sealed is None
             or not secrets.compare_digest(row.session_hash, _session_hash(user))):
         raise Refused(f"This {name} sign-in is not one of this session's. Start again from Channels.")
     if row.expires_at < utcnow():
@@ -151,6 +160,9 @@ async def pick(session: AsyncSession, box: CredentialBox, settings: Settings, us
             session.add(channel)
         apply_token(channel, box, values, candidate)
         channels.append(channel)
+    if not channels:
+        raise Refused(f"None of the chosen could be connected: {name} does not let this account publish there. "
+                      "Start again and pick another.")
     await session.flush()
     return channels
 

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.channels import repository as channel_repo
 from app.channels import service as channel_service
 from app.channels.schemas import ChannelCreate, credential_fields
+from app.connect.lifetimes import channel_warnings
 from app.db import SessionDep
 from app.errors import ApiError
 from app.web.heatmap import render_heatmap_svg
@@ -130,6 +131,7 @@ async def _channel_page(request: Request, session: AsyncSession, user: WebUser, 
     return render(request, "channels/detail.html", {
         "channel": channel, "names": PLATFORM_NAMES, "heatmap": data, "svg": svg, "slots": slots,
         "notice": NOTICES.get(request.query_params.get("done", ""), ""), "error": error,
+        "warnings": channel_warnings(channel),
     }, user=user, status_code=status_code)
 
 

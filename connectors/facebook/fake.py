@@ -181,6 +181,8 @@ class FacebookFakeState:
             "fan_count": int(spec.get("fan_count", spec.get("followers_count", 0))),
             "link": spec.get("link", f"https://www.facebook.com/{pid}"),
         }
+        if spec.get("instagram_business_account"):  # the linked Instagram professional account
+            self.pages[pid]["instagram_business_account"] = {"id": str(spec["instagram_business_account"])}
 
     def token(self, params: dict[str, Any]) -> FakeToken | JSONResponse:
         raw = str(params.get("access_token") or "")

@@ -94,12 +94,16 @@ class InstagramConnector(BaseConnector):
         base_url: str,
         graph_version: str = "v26.0",
         public_base_url: str = "",
+        login_base_url: str = "",
         **settings: str,
     ) -> None:
         super().__init__(client, base_url, graph_version=graph_version, public_base_url=public_base_url, **settings)
         self.graph_version = graph_version
         self.public_base_url = public_base_url
-        self.api = GraphApi(client, self.base_url, graph_version, classify_instagram_error)
+        # tokens of Instagram Login (they begin with "IG"; Facebook Login's with "EAA") publish through
+        # graph.instagram.com, the same container flow on another host
+        roots = {"IG": login_base_url} if login_base_url else None
+        self.api = GraphApi(client, self.base_url, graph_version, classify_instagram_error, roots)
 
     # ------------------------------------------------------------------ validation
     @staticmethod

@@ -38,7 +38,7 @@ from connectors.base import (
     Prepared,
     Published,
 )
-from connectors.errors import OutcomeUnknownError, PermanentError, TransientError
+from connectors.errors import AuthError, OutcomeUnknownError, PermanentError, TransientError
 from connectors.fetch import FetchPolicy, fetch
 from connectors.mediatypes import recognise
 from connectors.pacing import Pacer, Rule, token_key
@@ -59,6 +59,9 @@ MAX_PAGES = 50  # 5,000 posts: beyond that a wall is read no further
 MAX_PHOTO_BYTES = 50 * 1024 * 1024  # VK's limit for one photo
 PHOTO_FETCH_TIMEOUT = 60.0
 
+
+# bits of account.getAppPermissions (VK's access rights table)
+VK_RIGHT_BITS = {"photos": 4, "wall": 8192}
 
 class VKConnector(BaseConnector):
     """Publishes to a VK wall. Credentials: ``access_token``, ``owner_id`` (negative for a community)."""
@@ -178,6 +181,7 @@ class VKConnector(BaseConnector):
         """
         token = creds["access_token"]
         owner, group_id = owner_numbers(creds["owner_id"])
+        await self._check_rights(token)
         if group_id is not None:
             group = await self._group(token, str(group_id), "members_count,can_post")
             level = int(group.get("admin_level") or 0) if group.get("is_admin") else 0
@@ -212,6 +216,32 @@ class VKConnector(BaseConnector):
             followers=info.get("followers_count"),
             details={"owner_id": str(owner), "type": "user"},
         )
+
+    async def _check_rights(self, token: str) -> None:
+        """The key must carry the ``wall`` and ``photos`` rights: ``account.getAppPermissions`` (a user key's
+        bit mask) or ``groups.getTokenPermissions`` (a community key's named rights)."""
+        answer: Any = None
+        if self.token_kind == "community":
+            try:
+                answer = await self._call(token, "groups.getTokenPermissions", {}) or {}
+            except AuthError as exc:
+                if exc.code != 27:  # 27: not a community key after all — ask as for a user key
+                    raise
+        if answer is not None:
+            names = {str(p.get("name")) for p in answer.get("permissions", [])}
+            where = f"groups.getTokenPermissions lists {', '.join(sorted(names)) or 'no rights'}"
+        else:
+            mask = int(await self._call(token, "account.getAppPermissions", {}) or 0)
+            names = {name for name, bit in VK_RIGHT_BITS.items() if mask & bit}
+            where = f"account.getAppPermissions answers {mask}"
+        missing = [r for r in ("wall", "photos") if r not in names]
+        if missing:
+            rights = " and ".join(f"“{r}”" for r in missing)
+            raise PermanentError(
+                f"This VK key lacks the {rights} right{'s' if len(missing) > 1 else ''} ({where}): create a key "
+                f"with {rights} (or sign in again and allow {'them' if len(missing) > 1 else 'it'}).",
+                code="missing_right",
+            )
 
     async def fetch_engagement(self, creds: Credentials, since: datetime) -> list[EngagementRecord]:
         """Wall posts since ``since`` with likes, shares (reposts), comments and views, newest first."""

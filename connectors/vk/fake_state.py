@@ -115,8 +115,9 @@ class VKState:
         self.users[user_id] = user
         return user
 
-    def add_token(self, token: str, *, user_id: int | None = None, group_id: int | None = None) -> Token:
-        self.tokens[token] = Token(user_id=user_id, group_id=group_id)
+    def add_token(self, token: str, *, user_id: int | None = None, group_id: int | None = None,
+                  scopes: list[str] | None = None) -> Token:
+        self.tokens[token] = Token(user_id=user_id, group_id=group_id, scopes=scopes)
         if user_id is not None and user_id not in self.users:
             self.add_user(user_id)
         return self.tokens[token]
@@ -136,14 +137,16 @@ class VKState:
         return post
 
     def seed(self, data: dict[str, Any]) -> None:
-        """``{"users": [{"id", ...}], "tokens": [{"token", "user_id"|"group_id"}], "groups": [{"id", "name",
+        """``{"users": [{"id", ...}], "tokens": [{"token", "user_id"|"group_id", "scopes"}],
+        "groups": [{"id", "name",
         "screen_name", "members_count", "is_closed", "admins": {"<user id>": level}}],
         "posts": [{"owner_id", "text", "date", "likes", ...}], "daily_cap": 50}``."""
         for raw in data.get("users", []):
             raw = dict(raw)
             self.add_user(int(raw.pop("id")), **raw)
         for raw in data.get("tokens", []):
-            self.add_token(raw["token"], user_id=raw.get("user_id"), group_id=raw.get("group_id"))
+            self.add_token(raw["token"], user_id=raw.get("user_id"), group_id=raw.get("group_id"),
+                           scopes=raw.get("scopes"))
         for raw in data.get("groups", []):
             raw = dict(raw)
             admins = {int(k): int(v) for k, v in (raw.pop("admins", None) or {}).items()}

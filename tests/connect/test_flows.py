@@ -7,7 +7,9 @@ log."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -21,7 +23,7 @@ from connectors.fakekit import serve_in_thread
 from connectors.instagram.fake import create_app as instagram_fake
 from connectors.vk.fake import create_app as vk_fake
 from tests.conftest import API_KEY
-from tests.served import Served, serve, smm_env
+from tests.served import Served, serve, smm_env, wait_for
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 FLOW_RE = re.compile(r'name="flow" value="([^"]+)"')
@@ -101,11 +103,14 @@ def served(settings: Settings, tmp_path: Path, fakes: dict[str, Any]) -> Iterato
     service = serve(env, tmp_path / "serve.log")
     for platform, url in urls.items():
         person = {"facebook": {"person": {"id": "9001", "name": "Ann", "pages": [
-                      {"id": "501", "name": "Bakery"}, {"id": "502", "name": "Cafe", "tasks": ["ANALYZE"]}]}},
+                      {"id": "501", "name": "Bakery", "instagram_business_account": "17841400000000888"},
+                      {"id": "502", "name": "Cafe", "tasks": ["ANALYZE"]}]}},
                   "instagram": {"account": {"user_id": "17841400000000777", "username": "bakery.shop"}},
                   "vk": {"user": {"id": 42, "first_name": "Ann", "last_name": "K"}}}[platform]
-        app = {"client_id": APP_ID, "client_secret": APP_SECRET,
-               "redirect_uris": [f"{service.base}/connect/{platform}/callback"]}
+        uris = [f"{service.base}/connect/{platform}/callback"]
+        if platform == "facebook":  # the Meta app also serves Instagram through the linked Page
+            uris.append(f"{service.base}/connect/instagram/callback")
+        app = {"client_id": APP_ID, "client_secret": APP_SECRET, "redirect_uris": uris}
         assert httpx.post(f"{url}/_control/oauth", json={"apps": [app], **person}).status_code == 200
     httpx.post(f"{urls['vk']}/_control/seed", json={"groups": [
         {"id": 77, "name": "Bakery club", "admins": {"42": 3}}, {"id": 78, "name": "Read only", "admins": {"42": 1}}]})
@@ -153,7 +158,6 @@ def facebook_pages_connect_refusals_and_reconnect(served: Served, fakes: dict[st
     def published() -> bool:
         return any(p["message"] == "Fresh bread" for p in fb_state.posts)
 
-    from tests.served import wait_for
     wait_for(published, timeout=30)
 
     # a state nobody issued, and a state of another session
@@ -170,17 +174,46 @@ def facebook_pages_connect_refusals_and_reconnect(served: Served, fakes: dict[st
     denied = person.consent(person.get("/connect/facebook"), decision="deny")
     assert denied.status_code == 400 and "cancelled" in denied.text and not channels(served, "facebook")[1:]
 
+    # the platform answers in a shape nobody documented, then fails outright: a page that says so, never a 500
+    fb_url = fakes["urls"]["facebook"]
+    httpx.post(f"{fb_url}/_control/faults", json={"method": "GET /me/accounts", "kind": "error", "status": 200,
+                                                  "body": {"data": [{"name": "no id"}]}})
+    odd = person.consent(person.get("/connect/facebook"))
+    assert odd.status_code == 502 and "shape" in odd.text
+    httpx.post(f"{fb_url}/_control/faults", json={"method": "GET /oauth/access_token", "kind": "error",
+                                                  "status": 500, "body": {"error": {"message": "Service down",
+                                                                                    "code": 2}}})
+    down = person.consent(person.get("/connect/facebook"))
+    assert down.status_code == 502 and "Service down" in down.text
+
     # missing permission: the person unticks pages_manage_posts
     page = person.consent(person.get("/connect/facebook"), grant=["pages_show_list", "pages_read_engagement"])
     assert "Missing permission: pages_manage_posts" in page.text
+    nothing = person.pick(page, "facebook", ["502"])  # the Page whose role cannot create content
+    assert nothing.status_code == 400 and "None of the chosen could be connected" in nothing.text
 
-    # re-connect: the same Page again keeps the channel (id, posts), with a new token
+    # the Page token dies (password changed): the next post fails, the channel needs re-authorisation, and a
+    # post due meanwhile is held
     served.api.patch(f"/api/v1/channels/{channel['id']}", json={"name": "Bakery (main)"})
+    for token in fb_state.tokens.values():
+        if token.type == "PAGE":
+            token.expired = True
+    served.api.post("/api/v1/posts", json={"text": "Doomed", "channel_ids": [channel["id"]], "scheduled_at": "now"})
+    wait_for(lambda: channels(served, "facebook")[0]["status"] == "needs_reauth", timeout=30)
+    soon = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
+    held = served.api.post("/api/v1/posts", json={"text": "Held", "channel_ids": [channel["id"]],
+                                                  "scheduled_at": soon}).json()
+    time.sleep(3)
+    assert served.api.get(f"/api/v1/posts/{held['id']}").json()["status"] == "scheduled"  # held, not sent
+
+    # re-connect: the same Page again keeps the channel (id, name, posts), with a new token; the held post goes out
     page = person.consent(person.get("/connect/facebook"))
     assert "already a channel" in page.text
     person.pick(page, "facebook", ["501"])
     [again] = channels(served, "facebook")
-    assert again["id"] == channel["id"] and again["name"] == "Bakery (main)"
+    assert again["id"] == channel["id"] and again["name"] == "Bakery (main)" and again["status"] == "active"
+    wait_for(lambda: served.api.get(f"/api/v1/posts/{held['id']}").json()["status"] == "published", timeout=20)
+    assert any(p["message"] == "Held" for p in fb_state.posts)
 
     log = served.log()
     for token in fb_state.tokens:
@@ -202,6 +235,15 @@ def instagram_login_long_lived_token(served: Served, fakes: dict[str, Any]) -> N
     log = served.log()
     for token in fakes["apps"]["instagram"].state.fake.tokens:
         assert token not in log
+
+    # through the Facebook Page linked to the account (Facebook Login, the Meta app)
+    dialog = person.get("/connect/instagram?via=page")
+    assert "/dialog/oauth" in dialog.url.path and "instagram_content_publish" in dialog.url.query.decode()
+    page = person.consent(dialog)
+    assert "17841400000000888" in page.text and "Cafe" not in page.text  # only Pages with a linked account
+    person.pick(page, "instagram", ["17841400000000888"])
+    via_page = [c for c in channels(served, "instagram") if c["id"] != channel["id"]]
+    assert len(via_page) == 1 and via_page[0]["token_expires_at"] is None and via_page[0]["warnings"] == []
 
 
 def vk_communities_with_pkce_and_missing_right(served: Served, fakes: dict[str, Any]) -> None:
@@ -233,3 +275,12 @@ async def test_without_app_credentials_the_page_explains(anon: httpx.AsyncClient
     assert "/channels/new?platform=facebook" in page.text
     assert (await anon.get("/connect/telegram")).status_code == 404
     assert (await anon.get("/connect/facebook/callback?code=abc&state=nothing")).status_code == 400
+    # the pick form: without this session's CSRF token, or for a flow that is not this session's
+    page = (await anon.get("/channels")).text
+    token = CSRF_RE.search(page)
+    assert token is not None
+    assert (await anon.post("/connect/facebook/pick", data={"flow": "x", "account": "1"})).status_code == 403
+    bogus = await anon.post("/connect/facebook/pick", data={"csrf_token": token.group(1), "flow": "nope",
+                                                           "account": "1"})
+    assert bogus.status_code == 400 and "not one of this session" in bogus.text
+

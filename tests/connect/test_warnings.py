@@ -49,6 +49,8 @@ async def test_warnings_in_api_calendar_and_status(client: httpx.AsyncClient, an
     await sign_in(anon)
     calendar = (await anon.get("/calendar")).text
     assert "pages_manage_posts" in calendar and 'href="/connect/facebook"' in calendar
+    detail = (await anon.get(f"/channels/{fb['id']}")).text
+    assert "pages_manage_posts" in detail and 'href="/connect/facebook"' in detail
 
     done = smm(smm_env(settings), "status", "--json")
     assert done.returncode == 0, done.stderr
