@@ -313,3 +313,24 @@ def test_explanation_names_the_evidence() -> None:
     assert shown == sorted(shown, reverse=True)
     top = f.best_slots(1)[0]
     assert top.low <= top.score <= top.high
+
+
+def test_a_sharp_morning_peak_survives() -> None:
+    """A 07:00 commute hour that beats its neighbours by 35% with a cliff at 08:00: the data pick a rough hour curve
+    and the peak stays on 07:00 instead of being spread into a broad plateau (the issue-7 smoothing lost it)."""
+    rng = np.random.default_rng(3)
+    days = rng.integers(0, 7, 700)
+    hours = rng.choice(np.array([6, 7, 8, 9, 12, 13, 18, 19, 20, 21]), 700)
+    cells = days * 24 + hours
+    lift = np.where(hours == 7, 0.3, 0.0)
+    f = fit(_history(cells, lift, np.linspace(200, 5, cells.size), seed=4), "UTC", now=NOW)
+    assert f.effect_detected
+    assert f.hyper["hour_decay"] < 2.0  # the data chose a rougher curve than the old fixed one
+    by_hour = f.score.reshape(7, 24).mean(axis=0)
+    assert int(np.argmax(by_hour)) == 7
+    # the planted cliff is 0.3; the old fixed smooth curve kept about half of it (0.16)
+    assert by_hour[7] - by_hour[8] > 0.22 and by_hour[7] - by_hour[6] > 0.22, np.round(by_hour[5:10], 3)
+    assert all(s.hour == 7 for s in f.best_slots(5))
+    smooth = fit(_history(cells, lift, np.linspace(200, 5, cells.size), seed=4), "UTC", now=NOW, harmonics=4,
+                 decays=(2.0,)).score.reshape(7, 24).mean(axis=0)
+    assert by_hour[7] - by_hour[8] > smooth[7] - smooth[8]  # the fixed smooth curve flattens the cliff
