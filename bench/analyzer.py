@@ -655,7 +655,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"p95 {cache['warm_p95_ms']:.1f} ms wall, {cache['warm_cpu_p95_ms']:.1f} ms CPU"),
                ("new engagement data invalidates the cached fit", cache["invalidated"] == 1.0,
                 "yes" if cache["invalidated"] == 1.0 else "NO")]
-    cmd = ".venv/bin/python -m bench.analyzer" + (" --quick" if args.quick else "")
+    cmd = (".venv/bin/python -m bench.analyzer" + (" --quick" if args.quick else "")
+           + (f" --channels {args.channels}" if args.channels else ""))
     out = [
         "## Best-time analyzer",
         "",
