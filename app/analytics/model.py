@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app import metrics
-from app.analytics.design import BLOCKS, K_HOUR, Design, categories, null_log_ml, slot_matrix
+from app.analytics.design import BLOCKS, Design, categories, null_log_ml, slot_matrix
 from app.analytics.explain import explain
 from app.analytics.grid import N_CELLS, local_cells, to_unix_seconds
 from app.analytics.outcome import as_float, outcomes
@@ -47,9 +47,16 @@ RANK_CAUTION = 1.0
 """The score shown (and ranked by) is the posterior mean minus this many posterior sds: a cautious lift, so an
 untested slot must beat a tested one clearly, not just on a wiggle of the curve. Measured on real channels past →
 future (bench/analyzer.py): the cautious order beats ranking by the mean (Thai sellers lift@5 +0.56 vs +0.24)."""
-HOUR_DECAYS: tuple[float, ...] = (2.0,)
+HOUR_DECAYS: tuple[float, ...] = (2.0, 1.0, 0.0)
 """Candidate smoothness of the hour curves (Fourier variance decay 1/k^d); each channel's data picks one by
 marginal likelihood."""
+HARMONICS = 12
+"""Fourier harmonics of the hour curves: 12 can follow any 24-hour shape; the chosen decay decides how rough."""
+CONTENT = "ignore"
+"""Whether slot scores adjust for content type ("adjust") or rank slots by the outcome of posts as they were posted
+there ("ignore", the default): on both real data sets past → future the adjusted ranking lost (bench/analyzer.py,
+Thai sellers lift@5 +0.31 vs +0.69, UCI Facebook metrics −0.64 vs +0.13): what a channel posts at an hour is part
+of what that hour earns it, and a time-only ranking keeps what the channel's habits actually achieve."""
 HUBER_C = 1.5
 """Log marginal-likelihood gain of the timing model over the mean-only model needed to claim an effect."""
 EXPLORATION_MAX = 3
@@ -202,10 +209,15 @@ def effective_half_life(age_days: FloatArray, half_life_days: float | None, min_
     return float(np.exp(hi))
 
 
+_StatsCache = dict[int, tuple[FloatArray, tuple[npt.NDArray[np.int64], FloatArray, FloatArray]]]
+
+
 def _solve(zbs: tuple[FloatArray, npt.NDArray[np.int64], FloatArray], prior: Prior | None,
            cells: npt.NDArray[np.int64], kcodes: npt.NDArray[np.int64], mcodes: npt.NDArray[np.int64], nk: int,
-           nm: int, kbase: int, mbase: int, y: FloatArray, w: FloatArray, var0: float) -> tuple[float, tuple[Any, ...]]:
-    """Empirical-Bayes fit of one slot structure; (log marginal likelihood, everything the caller needs)."""
+           nm: int, kbase: int, mbase: int, y: FloatArray, w: FloatArray, var0: float,
+           stats_cache: _StatsCache) -> tuple[float, tuple[Any, ...]]:
+    """Empirical-Bayes fit of one slot structure; (log marginal likelihood, everything the caller needs).
+    ``stats_cache`` keeps the per-row reduction (the only O(rows) step) across structures."""
     z, blocks, scale = zbs
     q = z.shape[1]
     fe_k = [k for k in range(nk) if k != kbase]
@@ -216,7 +228,11 @@ def _solve(zbs: tuple[FloatArray, npt.NDArray[np.int64], FloatArray], prior: Pri
     row_group = cells * (nk * nm) + combo
 
     def design_for(weights: FloatArray) -> tuple[Design, FloatArray, npt.NDArray[np.int64]]:
-        groups, sw, swy = _group_stats(cells, combo, nk * nm, y, weights)
+        hit = stats_cache.get(id(weights))
+        if hit is None or hit[0] is not weights:
+            hit = (weights, _group_stats(cells, combo, nk * nm, y, weights))
+            stats_cache[id(weights)] = hit
+        groups, sw, swy = hit[1]
         gc, gk, gm = groups // (nk * nm), (groups % (nk * nm)) // nm, groups % nm
         x = np.zeros((groups.size, p))
         x[:, 0] = 1.0
@@ -229,8 +245,9 @@ def _solve(zbs: tuple[FloatArray, npt.NDArray[np.int64], FloatArray], prior: Pri
         m0[0] = float(swy.sum() / sw.sum()) if sw.sum() > 0 else 0.0
         extra = np.zeros(p)
         if prior is not None:
-            m0[1 + q - N_CELLS : 1 + q] = prior.mean
-            extra[1 + q - N_CELLS : 1 + q] = prior.var
+            cell_cols = 1 + np.nonzero(blocks == BLOCKS.index("cell"))[0]
+            m0[cell_cols] = prior.mean
+            extra[cell_cols] = prior.var
         block = np.concatenate([[-1], blocks, np.full(p - 1 - q, -1)]).astype(np.int64)
         scl = np.concatenate([[1.0], scale, np.ones(p - 1 - q)])
         des = Design(xtwx=(x * sw[:, None]).T @ x, xtwy=x.T @ swy, ywy=float(np.sum(weights * y * y)),
@@ -240,7 +257,7 @@ def _solve(zbs: tuple[FloatArray, npt.NDArray[np.int64], FloatArray], prior: Pri
     robust = np.ones(y.size)
     theta: FloatArray | None = None
     for it in range(ROBUST_ITERATIONS + 1):
-        des, x, groups = design_for(w * robust)
+        des, x, groups = design_for(w if it == 0 else w * robust)  # the same array: its reduction is cached
         theta, logml = des.optimise(len(BLOCKS), var0, start=theta)
         if it == ROBUST_ITERATIONS or y.size == 0:
             break
@@ -249,6 +266,20 @@ def _solve(zbs: tuple[FloatArray, npt.NDArray[np.int64], FloatArray], prior: Pri
         robust = np.minimum(1.0, HUBER_C * float(np.exp(0.5 * theta[0])) / np.maximum(np.abs(resid), 1e-12))
     assert theta is not None
     return logml, (des, x, groups, theta, logml, z, q, p, fe_k, design_for, robust)
+
+
+_blas_limited = False
+
+
+def _single_threaded_blas() -> None:
+    """The solves are on ≈ 230 parameters: BLAS threads only spin-wait, and on a busy 2-core host that made a
+    0.3 s fit take tens of seconds. One thread, once per process (the server does the same, service.py)."""
+    global _blas_limited
+    if not _blas_limited:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=1, user_api="blas")
+        _blas_limited = True
 
 
 @metrics.timed_fit
@@ -261,16 +292,23 @@ def fit(
     half_life_days: float | None = 56.0,
     min_age_days: float = 3.0,
     min_effective_posts: float = MIN_EFFECTIVE_POSTS,
-    harmonics: int = K_HOUR,
+    harmonics: int = HARMONICS,
     decays: Sequence[float] = HOUR_DECAYS,
+    content: str = CONTENT,
 ) -> Fit:
     """Fit the slot model to one channel's history in IANA zone ``tz``.
+
+    The hour curves' smoothness is chosen per channel by marginal likelihood among ``decays`` (Fourier variance
+    decay 1/k^d over ``harmonics`` harmonics: 2 smooth … 0 any hour may stand out), alongside the block sds.
+    ``content`` = "adjust" adds content-type fixed effects (the slot scores are then for a post of the commonest
+    type); "ignore" (default, see CONTENT) ranks slots by the outcome of posts as posted there.
 
     Posts younger than ``min_age_days`` at ``now`` (or without any known interaction count) are ignored; older
     posts are down-weighted with the given half-life (``None`` = no recency weighting). ``prior`` shapes the
     cell terms (see ``prior_from_fits`` / ``prior_from_audience_online``); without it cells shrink toward the
     smooth hour/weekday structure.
     """
+    _single_threaded_blas()
     t = to_unix_seconds(history.posted_at)
     n_all = t.size
     cols = [as_float(getattr(history, k), n_all) for k in ("likes", "comments", "shares", "reach", "followers")]
@@ -283,6 +321,9 @@ def fit(
     cells = local_cells(t[use], tz)
     kcodes, knames = categories(history.kind, n_all)
     kcodes = kcodes[use]
+    adjust = content == "adjust"
+    if not adjust:
+        kcodes, knames = np.zeros(y.size, dtype=np.int64), ["(all)"]
     mvals, mcodes = np.unique(method_all[use], return_inverse=True)
     mcodes = mcodes.astype(np.int64).reshape(-1)
     nk, nm = len(knames), max(len(mvals), 1)
@@ -291,14 +332,22 @@ def fit(
 
     var0 = float(np.average((y - np.average(y, weights=w)) ** 2, weights=w)) if y.size > 1 else 1.0
     best: tuple[float, Any] | None = None
+    stats_cache: _StatsCache = {}
+    logmls = []
     for decay in decays:
-        cand = _solve(slot_matrix(harmonics, decay), prior, cells, kcodes, mcodes, nk, nm, kbase, mbase, y, w, var0)
+        cand = _solve(slot_matrix(harmonics, decay), prior, cells, kcodes, mcodes, nk, nm, kbase, mbase, y, w, var0,
+                      stats_cache)
+        logmls.append(cand[0])
         if best is None or cand[0] > best[0] + 1e-9:
             best = (cand[0], cand[1] + (decay,))
     assert best is not None
-    des, _x, _groups, theta, logml, z, q, p, fe_k, design_for, robust, decay_used = best[1]
+    des, _x, _groups, theta, _logml, z, q, p, fe_k, design_for, robust, decay_used = best[1]
     null_cols = np.array([0, *range(1 + q, p)], dtype=np.int64)
-    log_bf = logml - null_log_ml(des, null_cols, var0) if y.size else 0.0
+    # evidence of "timing matters" averages over the candidate smoothnesses (equal prior weight), so trying
+    # several curves does not by itself make an effect easier to claim
+    top = max(logmls)
+    evidence = top + float(np.log(np.mean(np.exp(np.array(logmls) - top))))
+    log_bf = evidence - null_log_ml(des, null_cols, var0) if y.size else 0.0
     m, cov, _, _ = des.posterior(theta)
 
     counts = np.bincount(cells, minlength=N_CELLS).astype(np.int64)
@@ -325,6 +374,7 @@ def fit(
         m_u = design_for(robust)[0].posterior(theta)[0]
         unweighted_top = int(np.argmax(contrast @ m_u))
     result.hyper["hour_decay"] = float(decay_used)
+    result.hyper["content_adjusted"] = float(adjust and len(knames) > 1)
     result.hyper["half_life_days"] = float(half_life) if half_life is not None else float("inf")
     result.explanation = explain(result, unweighted_top=unweighted_top, half_life_days=half_life)
     return result

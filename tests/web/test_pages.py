@@ -377,6 +377,16 @@ async def test_channel_heatmap_from_the_analyzer(web: httpx.AsyncClient, client:
     assert re.search(r"5[89]\d posts analysed", page)  # the last few days are still collecting engagement
     top = page[page.index('class="slots"'):][:400]
     assert "19:00–20:00" in top  # the planted evening (16:00 UTC is 19:00 in Europe/Moscow)
+    assert " 1 posts" not in page
+
+    # the post page's "Why this slot" counts the same posts as the analyzer's answer
+    post = await client.post("/api/v1/posts", json={"text": "auto", "channel_ids": [ch["id"]], "scheduled_at": "auto"})
+    assert post.status_code == 201, post.text
+    used = (await client.get(f"/api/v1/channels/{ch['id']}/best-slots")).json()["posts_used"]
+    why = (await web.get(f"/posts/{post.json()['id']}?done=auto")).text
+    assert "Why this slot" in why, why[:2000]
+    assert re.search(rf"(\d+ of the|none of the) {used} past posts analysed went out in this slot", why), why
+    assert "from 0 past posts" not in why
 
 
 # --- sandbox --------------------------------------------------------------------------------------------------
