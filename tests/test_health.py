@@ -3,6 +3,7 @@ heartbeat is fresh; otherwise 503 with the reason."""
 
 from __future__ import annotations
 
+import re
 import socket
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -45,7 +46,9 @@ async def test_not_ready_when_the_publisher_heartbeat_is_stale(served: tuple[Any
         await publishing_repo.heartbeat(s, runner.worker, runner.clock() - timedelta(minutes=2))
     ready = await anon.get("/readyz")
     assert ready.status_code == 503
-    assert "heartbeat is 120 s old" in ready.json()["detail"]
+    detail = ready.json()["detail"]
+    age = re.search(r"heartbeat is (\d+) s old", detail)
+    assert age is not None and 120 <= int(age.group(1)) < 180, detail  # two minutes, plus however slow the machine is
 
 
 async def test_not_ready_when_the_schema_is_behind(served: tuple[Any, httpx.AsyncClient]) -> None:
