@@ -26,6 +26,8 @@ def alembic_config() -> Config:
 
 
 def _upgrade(connection: Connection) -> None:
+    if _current(connection) == head_revision():
+        return  # nothing to apply: skip loading every migration script (each `smm` command starts here)
     cfg = alembic_config()
     cfg.attributes["connection"] = connection
     command.upgrade(cfg, "head")
