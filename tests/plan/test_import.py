@@ -96,6 +96,8 @@ async def test_a_commit_with_one_bad_row_creates_none(client: httpx.AsyncClient)
     body = r.json()
     assert body["rows"] == 3 and body["valid"] == 2 and body["created"] == []
     assert body["problems"] == [{"row": 4, "column": "channels", "error": "no channel named or with the id 'Nowhere'"}]
+    assert body["detail"] == "Nothing was created: 1 row(s) of the file have a problem (see problems)."
+    assert body["errors"] == [{"field": "row 4, column channels", "message": body["problems"][0]["error"]}]
     assert await _posts(client) == []
 
 
