@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
@@ -33,6 +33,7 @@ from app.posts.schemas import MediaIn, PostCreate
 from app.timeutil import TimeInputError, get_zone
 
 MAX_ROWS = 2_000  # rows after the header; beyond it the file is refused as a whole (import it in parts)
+MAX_COLUMNS = 64  # cells read per row (the columns of the format and some spare ones)
 REQUIRED = ("date", "time", "channels", "text")
 OPTIONAL = ("rubric", "media", "timezone")
 CSV_TYPES = ("text/csv", "application/csv", "text/plain")
@@ -87,6 +88,22 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def _read(rows: Iterable[list[str]]) -> list[list[str]]:
+    """The rows (a blank one kept as ``[]`` so that numbers stay the file's), stopping once more than
+    :data:`MAX_ROWS` filled rows follow the header: enough to say the file is too long."""
+    table: list[list[str]] = []
+    filled = 0
+    for values in rows:
+        if any(v.strip() for v in values):
+            table.append(values)
+            filled += 1
+            if filled > MAX_ROWS + 1:
+                break
+        else:
+            table.append([])
+    return table
+
+
 def _table(data: bytes, kind: str) -> list[list[str]]:
     if kind == "xlsx":
         from openpyxl import load_workbook
@@ -97,12 +114,8 @@ def _table(data: bytes, kind: str) -> list[list[str]]:
             raise ValueError(f"the file is not a readable XLSX workbook ({type(exc).__name__})") from None
         try:
             sheet = book.worksheets[0]
-            out: list[list[str]] = []
-            for values in sheet.iter_rows(values_only=True):
-                out.append([_cell(v) for v in values])
-                if len(out) > MAX_ROWS + 1:
-                    break
-            return out
+            return _read([_cell(v) for v in values]
+                         for values in sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS))
         finally:
             book.close()
     try:
@@ -110,12 +123,7 @@ def _table(data: bytes, kind: str) -> list[list[str]]:
     except UnicodeDecodeError:
         raise ValueError("the CSV file is not UTF-8 text; save it as \"CSV UTF-8\"") from None
     try:
-        rows: list[list[str]] = []
-        for values in csv.reader(io.StringIO(text, newline="")):
-            rows.append(values)
-            if len(rows) > MAX_ROWS + 1:
-                break
-        return rows
+        return _read(values[:MAX_COLUMNS] for values in csv.reader(io.StringIO(text, newline="")))
     except csv.Error as exc:
         raise ValueError(f"the CSV file cannot be read: {exc}") from None
 
@@ -138,7 +146,7 @@ def parse(data: bytes, kind: str, report: Report) -> list[tuple[int, dict[str, s
             report.problem(1, name, f"the column '{name}' is missing")
     if report.problems:
         return []
-    if len(table) - 1 > MAX_ROWS:
+    if sum(1 for row in table[1:] if row) > MAX_ROWS:
         report.problem(0, None, f"more than {MAX_ROWS} rows; split the plan into files of at most {MAX_ROWS} rows")
         return []
     index = {name: header.index(name) for name in REQUIRED + OPTIONAL if name in header}

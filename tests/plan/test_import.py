@@ -114,6 +114,8 @@ async def test_file_and_header_problems_and_types(client: httpx.AsyncClient) -> 
     assert r.status_code == 415 and "text/csv" in r.json()["detail"]
     from app.plan.importer import MAX_ROWS
 
+    many = HEADER + "2035-03-05,10:00,Nowhere,x,,,\n" * MAX_ROWS + ",,,,,,\n" * 50  # blank rows do not count
+    assert len((await _import(client, many)).json()["problems"]) == MAX_ROWS
     r = await _import(client, HEADER + "2035-03-05,10:00,News,x,,,\n" * (MAX_ROWS + 1))
     assert r.json()["problems"] == [{"row": 0, "column": None, "error": f"more than {MAX_ROWS} rows; split the plan "
                                      f"into files of at most {MAX_ROWS} rows"}]
