@@ -17,6 +17,7 @@ from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker, session_scope
 from app.errors import ApiError
 from app.migrate import current_revision, head_revision, upgrade_to_head
+from app.plan import cli as plan_cli
 from app.platforms import ConnectorHub, make_http_client
 from app.publishing import cli as publishing_cli
 from app.security import new_secret_key
@@ -379,6 +380,7 @@ def posts_add(
 publishing_cli.register(app)
 analytics_cli.register(app)
 workspace_cli.register(app)
+plan_cli.register(app)
 
 
 def main() -> None:

@@ -48,3 +48,24 @@ class FillOut(BaseModel):
     start: datetime
     end: datetime
     truncated: bool = Field(default=False, description='more than 500 drafts wait (drafts: "all"): fill again')
+
+
+class PlanImportProblem(BaseModel):
+    row: int = Field(description="the file's row (the header is row 1; 0: the file as a whole)")
+    column: str | None = Field(description="the column the problem is in (null: the whole row or file)")
+    error: str
+
+
+class PlanImportWarning(BaseModel):
+    row: int
+    column: str
+    code: str = Field(description="holiday or significant_date (informational: the row is still valid)")
+    message: str
+
+
+class PlanImportOut(BaseModel):
+    rows: int = Field(description="rows read (blank rows skipped)")
+    valid: int = Field(description="rows without a problem")
+    problems: list[PlanImportProblem]
+    warnings: list[PlanImportWarning]
+    created: list[str] = Field(description="ids of the posts created (empty for a dry run or any problem)")

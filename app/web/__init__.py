@@ -12,21 +12,23 @@ __all__ = ["mount", "render_heatmap_svg"]
 
 
 def mount(app: FastAPI) -> None:
-    """Add the pages (``/``, ``/login``, ``/calendar``, ``/posts/…``, ``/channels/…``, ``/settings``, ``/sandbox``,
-    ``/connect/…``), the static files under ``/static`` and the UI's security headers to ``app``."""
+    """Add the pages (``/``, ``/login``, ``/calendar``, ``/posts/…``, ``/channels/…``, ``/settings``,
+    ``/plan/import``, ``/sandbox``, ``/connect/…``), the static files under ``/static`` and the UI's security
+    headers to ``app``."""
     from app.connect import endpoints as connect_routes
     from app.web import (
         auth_routes,
         calendar_routes,
         channel_routes,
         compose_routes,
+        import_routes,
         post_routes,
         sandbox_routes,
         settings_routes,
     )
 
     for module in (auth_routes, calendar_routes, compose_routes, post_routes, channel_routes, sandbox_routes,
-                   settings_routes, connect_routes):
+                   settings_routes, import_routes, connect_routes):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     install_web_handlers(app)

@@ -98,3 +98,18 @@ async def test_a_file_that_is_not_media_shows_the_form_with_what_was_typed(
     assert r.status_code == 415 and "this file is not a JPEG, PNG, GIF or WebP image" in r.text
     assert ">with a big photo</textarea>" in r.text
     assert (await client.get("/api/v1/posts")).json()["items"] == []
+
+
+async def test_a_plan_over_the_upload_limit_brings_the_import_page_back(web: httpx.AsyncClient,
+                                                                         client: httpx.AsyncClient) -> None:
+    page = await web.get("/plan/import")
+    big = b"date,time,channels,text\n" + b"2035-01-01,10:00,x," + b"y" * (UPLOAD_LIMIT + 10) + b"\n"
+    r = await web.post("/plan/import", data={"csrf_token": csrf_of(page.text)}, files={"file": ("big.csv", big,
+                                                                                               "text/csv")})
+    assert r.status_code == 413 and "larger than the upload limit of 3 MB" in r.text and "Import a plan" in r.text
+    r = await client.post("/api/v1/plan/import", content=big, headers={"Content-Type": "text/csv"})
+    assert r.status_code == 413 and r.json()["detail"] == f"Request body too large: the limit is {UPLOAD_LIMIT} bytes."
+    # over the general body limit, under the upload limit: the import reads it (its rows are then checked)
+    mid = b"date,time,channels,text\n" + b"2035-01-01,10:00,x," + b"y" * (2 * MB) + b"\n"
+    r = await client.post("/api/v1/plan/import", content=mid, headers={"Content-Type": "text/csv"})
+    assert r.status_code == 200, r.text[:300]
