@@ -4,7 +4,9 @@ the session that started it)::
     GET  /connect/{platform}            → 303 to the platform's dialog (or, without app credentials, how to make one);
                                           /connect/instagram?via=page: Instagram through the linked Facebook Page
     GET  /connect/{platform}/callback   ← the dialog's answer: code & state, or error=access_denied
-    POST /connect/{platform}/pick       the chosen Pages / communities / accounts become channels (CSRF)
+    POST /connect/{platform}/pick       the chosen Pages / communities / accounts become channels (CSRF); for VK,
+                                          303 to VK's community dialog (group_ids) whose callback, under a new
+                                          state, connects each community with its own community key
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from fastapi.responses import RedirectResponse, Response
 from app.connect import service
 from app.connect.oauth import FLOWS, SignInError
 from app.db import SessionDep
+from app.models import Channel
 from app.publishing.wakeup import schedule_changed
 from app.web.plan_view import zone_of
 from app.web.post_form import zone_options
@@ -78,6 +81,15 @@ async def callback(platform: str, request: Request, session: SessionDep, user: U
         await session.commit()
         log.warning("connect.exchange_failed", extra={"platform": platform})
         return _problem(request, user, platform, exc.message, 502)
+    if returned.key == "vk_community":  # the communities were picked before their dialog: connect them now
+        try:
+            channels = await service.pick(
+                session, state.box, state.settings, user, platform, returned.flow_id,
+                [c.key for c in returned.result.candidates], (returned.carry or {}).get("timezone") or "UTC")
+        except SignInError as exc:
+            await session.commit()
+            return _problem(request, user, platform, exc.message, 400)
+        return await _connected(session, platform, channels)
     await session.commit()
     log.info("connect.returned", extra={"platform": platform, "accounts": len(returned.result.candidates)})
     return render(request, "connect/pick.html", {
@@ -96,12 +108,22 @@ async def pick(platform: str, request: Request, session: SessionDep, user: CsrfU
     timezone = str(form.get("timezone") or "UTC")[:64]
     if timezone not in dict(zone_options()):
         timezone = "UTC"
+    state, flow_id = request.app.state, str(form.get("flow") or "")[:64]
     try:
-        channels = await service.pick(session, request.app.state.box, request.app.state.settings, user, platform,
-                                      str(form.get("flow") or "")[:64], chosen, timezone)
+        if platform == "vk":  # the communities' keys come from VK's community dialog
+            url = await service.pick_communities(session, state.box, state.settings, state.http, user, flow_id,
+                                                 chosen, timezone)
+            await session.commit()
+            log.info("connect.community_dialog", extra={"platform": platform})
+            return RedirectResponse(url, status_code=303)
+        channels = await service.pick(session, state.box, state.settings, user, platform, flow_id, chosen, timezone)
     except SignInError as exc:
         await session.commit()
         return _problem(request, user, platform, exc.message, 400)
+    return await _connected(session, platform, channels)
+
+
+async def _connected(session: SessionDep, platform: str, channels: list[Channel]) -> Response:
     ids = [c.id for c in channels]
     await schedule_changed(session)  # a re-connected channel's held posts are due again (sent at commit)
     await session.commit()

@@ -7,11 +7,17 @@ token may reach, as each platform documents them (docs/platform-apis.md §6).
 * Instagram Login (professional accounts, no Page): dialog ``{SMM_INSTAGRAM_OAUTH_BASE}/oauth/authorize``; code →
   short-lived token (``POST {SMM_INSTAGRAM_LOGIN_TOKEN_BASE}/oauth/access_token``) → long-lived 60-day token
   (``ig_exchange_token`` on ``SMM_INSTAGRAM_LOGIN_GRAPH_BASE``) → ``/me``: the account.
-* VK: dialog ``{SMM_VK_OAUTH_BASE}/authorize`` with PKCE (S256) and ``scope=wall,photos,groups,offline`` → a user
-  token (``offline``: it does not expire) → ``account.getAppPermissions`` and ``groups.get(filter=editor)``: the
-  communities the person may post in. VK's ``wall.post`` takes a user token (the official schema), so each
-  community's channel holds that user token with ``owner_id=-<group id>``. ❓ that oauth.vk.com honours PKCE as
-  VK ID does is an assumption; the verifier is sent and the fake enforces it.
+* VK, two dialogs (VK's "Authorization Code Flow" for a user key, then for a community access key):
+  1. ``{SMM_VK_OAUTH_BASE}/authorize`` with PKCE (S256) and ``scope=groups`` → a user key, used only to ask
+     ``account.getAppPermissions`` and ``groups.get(filter=editor)``: the communities the person manages. The user
+     key is not kept. Only an administrator may hand out a community's key, so an editor's communities are shown
+     with that reason and cannot be picked. ❓ that oauth.vk.com honours PKCE as VK ID does is an assumption; the
+     verifier is sent and the fake enforces it.
+  2. after the pick, the same dialog again with ``group_ids=<chosen ids>`` and ``scope=wall,photos,manage``
+     (community rights) → a code → ``/access_token`` answers ``access_token_<group_id>`` per community (no
+     expiry unless revoked) → ``groups.getById`` and ``groups.getTokenPermissions`` with each key. Each community's
+     channel holds its own community key with ``owner_id=-<group id>`` (docs/platform-apis.md §6: a community key is
+     what publishing on a community wall needs, although VK's schema lists ``wall.post`` as user-token only 🟡).
 
 Every failure is a :class:`SignInError` whose message is a sentence for the person, in the platform's words
 where it has them; no message carries a code or a token.
@@ -293,18 +299,24 @@ VK_RIGHTS = {"wall": 8192, "photos": 4, "groups": 262144, "offline": 65536}
 
 
 class VKFlow(Flow):
+    """The first VK dialog: a user key that lists the communities the person manages (then it is dropped)."""
+
     platform = key = app_platform = "vk"
     name = "VK"
-    scopes = ("wall", "photos", "groups", "offline")
-    required = ("wall", "photos", "groups")
+    scopes: ClassVar[tuple[str, ...]] = ("groups",)
+    required: ClassVar[tuple[str, ...]] = ("groups",)
     pkce = True
     app_help = ("Create an app at id.vk.com (Business → My apps; type “Website”), add {redirect} as a trusted "
-                "redirect URL, enable the wall, photos and groups rights, then set SMM_VK_APP_ID (the app id) and "
-                "SMM_VK_APP_SECRET (its protected key) in this service's environment.")
+                "redirect URL, enable the groups right for users and the wall, photos and manage rights for "
+                "communities, then set SMM_VK_APP_ID (the app id) and SMM_VK_APP_SECRET (its protected key) in "
+                "this service's environment.")
+
+    def _query(self, redirect_uri: str, state: str) -> dict[str, str]:
+        return {"client_id": self.app_id, "redirect_uri": redirect_uri, "state": state, "response_type": "code",
+                "scope": ",".join(self.scopes), "v": self.settings.vk_api_version}
 
     def authorize_url(self, redirect_uri: str, state: str, challenge: str | None) -> str:
-        query = {"client_id": self.app_id, "redirect_uri": redirect_uri, "state": state, "response_type": "code",
-                 "scope": ",".join(self.scopes), "v": self.settings.vk_api_version}
+        query = self._query(redirect_uri, state)
         if challenge:
             query |= {"code_challenge": challenge, "code_challenge_method": "S256"}
         return f"{self.settings.vk_oauth_base.rstrip('/')}/authorize?{urlencode(query)}"
@@ -322,7 +334,7 @@ class VKFlow(Flow):
             params["code_verifier"] = verifier
         answer = await self._json("GET", f"{self.settings.vk_oauth_base.rstrip('/')}/access_token",
                                   "the code exchange", params=params)
-        token, expires = str(answer.get("access_token", "")), _expiry(answer.get("expires_in"))
+        token = str(answer.get("access_token", ""))
         mask = int(await self._method("account.getAppPermissions", token, "the permission check") or 0)
         granted = [r for r, bit in VK_RIGHTS.items() if mask & bit]
         missing = [r for r in self.required if r not in granted]
@@ -330,12 +342,53 @@ class VKFlow(Flow):
             return SignInResult([], missing)
         groups = await self._method("groups.get", token, "the list of communities", filter="editor", extended=1,
                                     fields="members_count")
-        candidates = [Candidate(f"-{g['id']}", str(g.get("name") or f"club{g['id']}"),
-                                {"access_token": token, "owner_id": f"-{g['id']}"}, expires, None, granted)
+        candidates = [Candidate(f"-{g['id']}", str(g.get("name") or f"club{g['id']}"), {"owner_id": f"-{g['id']}"},
+                                problem="" if int(g.get("admin_level") or 0) >= 3 else (
+                                    "Only an administrator of the community can give this app its access key "
+                                    "(your role is editor)."))
                       for g in (groups or {}).get("items", [])]
+        return SignInResult(candidates, missing)
+
+
+class VKCommunityFlow(VKFlow):
+    """The second VK dialog: ``group_ids`` of the picked communities → one community key each."""
+
+    key = "vk_community"
+    scopes: ClassVar[tuple[str, ...]] = ("wall", "photos", "manage")
+    required: ClassVar[tuple[str, ...]] = ("wall", "photos")
+    pkce = False  # VK documents no PKCE for the community key's code flow
+
+    def __init__(self, settings: Settings, client: httpx.AsyncClient, group_ids: list[int] | None = None) -> None:
+        super().__init__(settings, client)
+        self.group_ids = list(group_ids or [])
+
+    def authorize_url(self, redirect_uri: str, state: str, challenge: str | None) -> str:
+        query = self._query(redirect_uri, state) | {"group_ids": ",".join(str(g) for g in self.group_ids)}
+        return f"{self.settings.vk_oauth_base.rstrip('/')}/authorize?{urlencode(query)}"
+
+    async def sign_in(self, code: str, redirect_uri: str, verifier: str | None) -> SignInResult:
+        answer = await self._json("GET", f"{self.settings.vk_oauth_base.rstrip('/')}/access_token",
+                                  "the community key exchange", params={
+                                      "client_id": self.app_id, "client_secret": self.app_secret,
+                                      "redirect_uri": redirect_uri, "code": code})
+        keys = {k.removeprefix("access_token_"): str(v) for k, v in answer.items()
+                if k.startswith("access_token_") and k.removeprefix("access_token_").isdigit()}
+        candidates, missing = [], []
+        for gid, token in keys.items():
+            info = await self._method("groups.getById", token, "the community lookup")
+            group = ((info or {}).get("groups") or [{}])[0] if isinstance(info, dict) else ((info or [{}])[0])
+            perms = await self._method("groups.getTokenPermissions", token, "the community key's rights")
+            granted = [str(p.get("name")) for p in (perms or {}).get("permissions", [])]
+            lacking = [r for r in self.required if r not in granted]
+            missing += [r for r in lacking if r not in missing]
+            candidates.append(Candidate(
+                f"-{gid}", str(group.get("name") or f"club{gid}"), {"access_token": token, "owner_id": f"-{gid}"},
+                _expiry(answer.get("expires_in")), None, granted,
+                "" if not lacking else f"The community key lacks the {', '.join(lacking)} right."))
         return SignInResult(candidates, missing)
 
 
 FLOWS: dict[str, type[Flow]] = {"facebook": FacebookFlow, "instagram": InstagramFlow, "vk": VKFlow}
 # every flow by its key (what a flow row records): the platforms' own, plus Instagram through a Facebook Page
-FLOWS_BY_KEY: dict[str, type[Flow]] = {**{f.key: f for f in FLOWS.values()}, "instagram_page": InstagramPageFlow}
+FLOWS_BY_KEY: dict[str, type[Flow]] = {**{f.key: f for f in FLOWS.values()}, "instagram_page": InstagramPageFlow,
+                                        "vk_community": VKCommunityFlow}

@@ -12,6 +12,7 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,7 +20,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.channels.schemas import check_credentials
 from app.config import Settings
 from app.connect import repository as repo
-from app.connect.oauth import FLOWS, FLOWS_BY_KEY, Candidate, Flow, SignInError, SignInResult, pkce_pair
+from app.connect.oauth import (
+    FLOWS,
+    FLOWS_BY_KEY,
+    Candidate,
+    Flow,
+    SignInError,
+    SignInResult,
+    VKCommunityFlow,
+    VKFlow,
+    pkce_pair,
+)
 from app.logs import register_credentials
 from app.models import Channel, ChannelStatus, ConnectFlow, ConnectFlowStatus
 from app.security import CredentialBox, CredentialsUnreadable, hash_api_key
@@ -42,15 +53,18 @@ def _session_hash(user: WebUser) -> str:
     return hash_api_key("connect:" + user.session_token)
 
 
-async def start(session: AsyncSession, box: CredentialBox, flow: Flow, user: WebUser) -> str:
-    """Record a new flow for this session; returns the URL of the platform's dialog."""
+async def start(session: AsyncSession, box: CredentialBox, flow: Flow, user: WebUser,
+                carry: dict[str, str] | None = None) -> str:
+    """Record a new flow for this session; returns the URL of the platform's dialog. ``carry``: what the callback
+    must know (sealed with the PKCE verifier; e.g. the timezone picked before VK's community dialog)."""
     now = utcnow()
     await repo.purge_expired(session, now)
     state = secrets.token_urlsafe(32)
     verifier, challenge = pkce_pair() if flow.pkce else (None, None)
+    sealed = {**(carry or {}), **({"code_verifier": verifier} if verifier else {})}
     session.add(ConnectFlow(
         workspace_id=user.workspace.id, platform=flow.key, state_hash=hash_api_key(state),
-        session_hash=_session_hash(user), verifier_sealed=box.seal({"code_verifier": verifier}) if verifier else None,
+        session_hash=_session_hash(user), verifier_sealed=box.seal(sealed) if sealed else None,
         created_at=now, expires_at=now + timedelta(seconds=flow.settings.connect_flow_ttl)))
     await session.flush()
     return flow.authorize_url(redirect_uri(flow.settings, flow.platform), state, challenge)
@@ -61,6 +75,8 @@ class Returned:
     flow_id: str
     result: SignInResult
     existing: dict[str, str]  # candidate key -> the id of the channel it would re-connect
+    key: str = ""  # the flow's key (``vk_community``: the communities were picked already)
+    carry: dict[str, str] | None = None  # what ``start`` was given to carry
 
 
 class Refused(SignInError):
@@ -94,7 +110,8 @@ async def callback(session: AsyncSession, box: CredentialBox, settings: Settings
     if not code:
         await repo.advance(session, row.id, ConnectFlowStatus.RETURNED, ConnectFlowStatus.DONE)
         raise Refused(f"{flow.name} came back without an authorization code. Start again.")
-    verifier = box.open(row.verifier_sealed).get("code_verifier") if row.verifier_sealed else None
+    carried = box.open(row.verifier_sealed) if row.verifier_sealed else {}
+    verifier = carried.pop("code_verifier", None)
     try:
         try:
             result = await flow.sign_in(code, redirect_uri(flow.settings, flow.platform), verifier)
@@ -108,7 +125,8 @@ async def callback(session: AsyncSession, box: CredentialBox, settings: Settings
         "candidates": [c.to_json() for c in result.candidates], "missing": result.missing})})
     row.expires_at = utcnow() + timedelta(seconds=flow.settings.connect_flow_ttl)  # time to pick
     await session.flush()
-    return Returned(row.id, result, await _existing(session, box, user, flow.platform, result.candidates))
+    return Returned(row.id, result, await _existing(session, box, user, flow.platform, result.candidates),
+                    row.platform, carried)
 
 
 async def _existing(session: AsyncSession, box: CredentialBox, user: WebUser, platform: str,
@@ -130,18 +148,9 @@ async def pick(session: AsyncSession, box: CredentialBox, settings: Settings, us
     """Turn the chosen candidates into channels (new ones, or the existing channel of the same Page / community /
     account, whose id, posts and settings stay). Raises ``Refused`` for a flow that is not this session's."""
     name = FLOWS[platform].name
-    row = await repo.by_id(session, user.workspace.id, flow_id)
-    kind = FLOWS_BY_KEY.get(row.platform) if row is not None else None
-    if (row is None or kind is None or kind.platform != platform or row.result_sealed is None
-            or not secrets.compare_digest(row.session_hash, _session_hash(user))):
-        raise Refused(f"This {name} sign-in is not one of this session's. Start again from Channels.")
-    if row.expires_at < utcnow():
-        raise Refused(f"This {name} sign-in has expired before anything was picked. Start it again.")
-    if not chosen:
-        raise Refused("Pick at least one to connect.")
-    if not await repo.advance(session, row.id, ConnectFlowStatus.RETURNED, ConnectFlowStatus.DONE):
-        raise Refused(f"This {name} sign-in has already been used. Start it again to connect more.")
-    data = json.loads(box.open(row.result_sealed)["result"])
+    data = await _take_picked(session, box, user, platform, flow_id, chosen)
+    if data["key"] == VKFlow.key:  # the communities' list: their keys come from VK's community dialog
+        raise Refused("This VK sign-in has listed the communities only; pick them on its page to connect them.")
     candidates = [Candidate.from_json(c) for c in data["candidates"]]
     existing = await _existing(session, box, user, platform, candidates)
     channels = []
@@ -165,6 +174,40 @@ async def pick(session: AsyncSession, box: CredentialBox, settings: Settings, us
                       "Start again and pick another.")
     await session.flush()
     return channels
+
+
+async def _take_picked(session: AsyncSession, box: CredentialBox, user: WebUser, platform: str, flow_id: str,
+                       chosen: list[str]) -> dict[str, Any]:
+    """The sealed result of this session's returned flow ``flow_id``, used up (RETURNED → DONE)."""
+    name = FLOWS[platform].name
+    row = await repo.by_id(session, user.workspace.id, flow_id)
+    kind = FLOWS_BY_KEY.get(row.platform) if row is not None else None
+    if (row is None or kind is None or kind.platform != platform or row.result_sealed is None
+            or not secrets.compare_digest(row.session_hash, _session_hash(user))):
+        raise Refused(f"This {name} sign-in is not one of this session's. Start again from Channels.")
+    if row.expires_at < utcnow():
+        raise Refused(f"This {name} sign-in has expired before anything was picked. Start it again.")
+    if not chosen:
+        raise Refused("Pick at least one to connect.")
+    if not await repo.advance(session, row.id, ConnectFlowStatus.RETURNED, ConnectFlowStatus.DONE):
+        raise Refused(f"This {name} sign-in has already been used. Start it again to connect more.")
+    data: dict[str, Any] = json.loads(box.open(row.result_sealed)["result"])
+    data["key"] = row.platform
+    return data
+
+
+async def pick_communities(session: AsyncSession, box: CredentialBox, settings: Settings, client: httpx.AsyncClient,
+                           user: WebUser, flow_id: str, chosen: list[str], timezone: str) -> str:
+    """VK's first dialog listed the communities; the chosen ones (that an administrator may hand out) go to VK's
+    community dialog (``group_ids``) under a new state of this session. Returns that dialog's URL."""
+    data = await _take_picked(session, box, user, "vk", flow_id, chosen)
+    if data["key"] != VKFlow.key:
+        raise Refused("This VK sign-in has already asked for the communities' keys. Start it again.")
+    groups = [int(c["key"].lstrip("-")) for c in data["candidates"] if c["key"] in chosen and not c.get("problem")]
+    if not groups:
+        raise Refused("None of the chosen communities can be connected: only a community's administrator can give "
+                      "this app its access key. Start again and pick another.")
+    return await start(session, box, VKCommunityFlow(settings, client, groups), user, {"timezone": timezone})
 
 
 async def repo_channel(session: AsyncSession, channel_id: str | None) -> Channel | None:

@@ -186,7 +186,8 @@ class VKConnector(BaseConnector):
             group = await self._group(token, str(group_id), "members_count,can_post")
             level = int(group.get("admin_level") or 0) if group.get("is_admin") else 0
             name = group.get("name") or f"club{group_id}"
-            if self.token_kind != "community" and level < 2:
+            community_key = self.token_kind == "community" or "is_admin" not in group  # no admin fields for one
+            if not community_key and level < 2:
                 role = "only a moderator of" if level == 1 else "not an administrator of"
                 raise PermanentError(
                     f"The VK account behind this token is {role} the community “{name}”: make it an editor or "
@@ -221,17 +222,25 @@ class VKConnector(BaseConnector):
         """The key must carry the ``wall`` and ``photos`` rights: ``account.getAppPermissions`` (a user key's
         bit mask) or ``groups.getTokenPermissions`` (a community key's named rights)."""
         answer: Any = None
+        mask = 0
         if self.token_kind == "community":
             try:
                 answer = await self._call(token, "groups.getTokenPermissions", {}) or {}
             except AuthError as exc:
                 if exc.code != 27:  # 27: not a community key after all — ask as for a user key
                     raise
+                mask = int(await self._call(token, "account.getAppPermissions", {}) or 0)
+        else:
+            try:
+                mask = int(await self._call(token, "account.getAppPermissions", {}) or 0)
+            except AuthError as exc:
+                if exc.code != 27:  # 27: a community key (what VK's sign-in hands out) — ask as for one
+                    raise
+                answer = await self._call(token, "groups.getTokenPermissions", {}) or {}
         if answer is not None:
             names = {str(p.get("name")) for p in answer.get("permissions", [])}
             where = f"groups.getTokenPermissions lists {', '.join(sorted(names)) or 'no rights'}"
         else:
-            mask = int(await self._call(token, "account.getAppPermissions", {}) or 0)
             names = {name for name, bit in VK_RIGHT_BITS.items() if mask & bit}
             where = f"account.getAppPermissions answers {mask}"
         missing = [r for r in ("wall", "photos") if r not in names]

@@ -47,6 +47,18 @@ def _user_only(token: Token) -> int:
     return token.user_id
 
 
+def _poster(token: Token, group_id: int) -> int:
+    """Who calls a publishing method: the user, or a community key acting on its own community (``group_id``;
+    0 = not given). VK's schema marks wall.post and the wall photo upload as user-token only; this fake follows
+    docs/platform-apis.md §6 instead (a community key is what publishing on a community wall needs) and lets a
+    community key publish on its own wall, never on another's."""
+    if token.group_id is None:
+        return _user_only(token)
+    if group_id not in (0, token.group_id):
+        raise VKError(15, "Access denied: a community access key acts only on behalf of its own community")
+    return -token.group_id
+
+
 def _group_item(state: VKState, group_id: int, fields: str, token: Token) -> dict[str, Any]:
     group = state.groups[group_id]
     out: dict[str, Any] = {"id": group.id, "name": group.name, "screen_name": group.screen_name or f"club{group.id}",
@@ -96,7 +108,7 @@ async def groups_get_by_id(state: VKState, token: Token, params: Params, request
 def _check_wall_access(state: VKState, owner: int, token: Token, *, write: bool) -> None:
     if owner < 0:
         group = state.group_for(str(-owner), token)
-        level = group.admins.get(token.user_id or 0, 0)
+        level = 3 if token.group_id == group.id else group.admins.get(token.user_id or 0, 0)
         if write and level < 2:  # posting on a community wall needs an editor or administrator
             raise VKError(214, "Access to adding post denied: access to the wall is closed")
         if not write and group.is_closed and not level:
@@ -138,10 +150,11 @@ def _right(token: Token, right: str) -> None:
 
 
 async def wall_post(state: VKState, token: Token, params: Params, request: Request) -> Any:
-    user_id = _user_only(token)
+    default = -token.group_id if token.group_id is not None else 0
+    owner = _int(params, "owner_id", default) or _user_only(token)
+    user_id = _poster(token, -owner if owner < 0 else -1)
     _right(token, "wall")
-    owner = _int(params, "owner_id", user_id)
-    from_group = str(params.get("from_group") or "0") == "1"
+    from_group = str(params.get("from_group") or "0") == "1" or token.group_id is not None
     message = str(params.get("message") or "")
     attachments = _attachments(state, str(params.get("attachments") or ""))
     if not message.strip() and not attachments:
@@ -182,9 +195,10 @@ async def wall_get(state: VKState, token: Token, params: Params, request: Reques
 
 
 async def get_wall_upload_server(state: VKState, token: Token, params: Params, request: Request) -> Any:
-    user_id = _user_only(token)
-    _right(token, "photos")
     group_id = _int(params, "group_id", 0)
+    user_id = _poster(token, group_id)
+    group_id = group_id or token.group_id or 0
+    _right(token, "photos")
     if group_id:
         state.group_for(str(group_id), token)
     server = 800_000 + (group_id or user_id) % 1000
@@ -194,14 +208,14 @@ async def get_wall_upload_server(state: VKState, token: Token, params: Params, r
 
 
 async def save_wall_photo(state: VKState, token: Token, params: Params, request: Request) -> Any:
-    user_id = _user_only(token)
+    user_id = _poster(token, _int(params, "group_id", 0))
     photo, upload_hash = str(params.get("photo") or ""), str(params.get("hash") or "")
     if photo in ("", "[]"):
         raise bad_param("photos_list is invalid")
     upload = state.uploads.get(upload_hash)
     if upload is None or upload["photo"] != photo or str(upload["server"]) != str(params.get("server")):
         raise VKError(121, "Invalid hash")
-    group_id = _int(params, "group_id", 0)
+    group_id = _int(params, "group_id", 0) or token.group_id or 0
     owner = -group_id if group_id else user_id
     state.next_photo_id += 1
     item = {"id": state.next_photo_id, "owner_id": owner, "album_id": -14, "date": int(state.clock()),

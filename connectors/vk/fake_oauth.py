@@ -10,6 +10,12 @@ Routes and their fault-injection method names::
                                                -> {"access_token", "expires_in", "user_id"}
     POST /_control/oauth {"apps": [...], "user": {"id", "first_name", "last_name"}}
 
+The community leg (VK's Authorization Code Flow for a community access key): the same dialog with
+``group_ids=<id,...>`` and community rights (``scope=wall,photos,manage``) is shown only to an administrator
+(level 3) of every listed community (otherwise an error page); its code's exchange answers
+``{"access_token_<group_id>": "<key>", ..., "expires_in": 0}``, one community key per group, carrying the rights
+ticked in the dialog (the VK publishing fake lets such a key post on, and upload photos to, its own wall).
+
 A user token asked with ``offline`` does not expire (``expires_in: 0``), otherwise it lasts a day. The token carries
 exactly the rights ticked in the dialog: ``wall.post`` without ``wall`` (or an upload without ``photos``) answers
 error 15, ``groups.get`` needs ``groups``. Errors of ``/access_token`` are OAuth's ``{"error",
@@ -49,6 +55,10 @@ class VKLogin:
         self.user = {}
 
 
+def new_token() -> str:
+    return "vk1.a." + secrets.token_urlsafe(64).replace("-", "a").replace("_", "b")
+
+
 def oauth_error(error: str, description: str) -> JSONResponse:
     return JSONResponse({"error": error, "error_description": description}, status_code=401)
 
@@ -71,6 +81,23 @@ def install_oauth(app: FastAPI, state: VKState, faults: fakekit.FaultInjector) -
                 state.add_group(gid, name=f"Sandbox community {gid}", admins={uid: 3})
         return login.user
 
+    def community_problem(params: dict[str, Any]) -> tuple[list[int], str | None]:
+        """The dialog's communities, or why it refuses (unknown id, or the person is not their administrator)."""
+        uid = int(person()["id"])
+        try:
+            groups = [int(g) for g in str(params.get("group_ids") or "").split(",") if g.strip()]
+        except ValueError:
+            return [], "group_ids is invalid."
+        if not groups:
+            return [], "group_ids is required."
+        for gid in groups:
+            group = state.groups.get(gid)
+            if group is None:
+                return [], f"Community {gid} was not found."
+            if group.admins.get(uid, 0) < 3:
+                return [], f"Only an administrator of “{group.name}” can give an app its access key."
+        return groups, None
+
     @app.post("/_control/oauth", include_in_schema=False)
     async def seed_oauth(request: Request) -> dict[str, Any]:
         spec = await request.json()
@@ -90,6 +117,13 @@ def install_oauth(app: FastAPI, state: VKState, faults: fakekit.FaultInjector) -
         if params.get("response_type", "code") != "code":
             return oauthkit.error_page("This fake only serves response_type=code.")
         who = person()
+        if params.get("group_ids") is not None:
+            groups, problem = community_problem(params)
+            if problem:
+                return oauthkit.error_page(problem)
+            names = ", ".join(state.groups[g].name for g in groups)
+            return oauthkit.consent_page(f"Allow the app to act on behalf of the community {names}?",
+                                         str(request.url.path), params, oauthkit.split_scopes(params.get("scope")))
         return oauthkit.consent_page(f"{who.get('first_name', '')} {who.get('last_name', '')}: allow the app?",
                                      str(request.url.path), params, oauthkit.split_scopes(params.get("scope")))
 
@@ -100,13 +134,19 @@ def install_oauth(app: FastAPI, state: VKState, faults: fakekit.FaultInjector) -
         params, choice, granted = await oauthkit.decision(request)
         if problem := login.server.dialog_problem(params):
             return oauthkit.error_page(problem)
-        redirect_uri, extra = str(params["redirect_uri"]), {"state": str(params.get("state") or "")}
+        redirect_uri, back = str(params["redirect_uri"]), {"state": str(params.get("state") or "")}
         if choice != "allow":
             return oauthkit.back_to_app(redirect_uri, {"error": "access_denied", "error_reason": "user_denied",
-                                                       "error_description": "User denied your request", **extra})
+                                                       "error_description": "User denied your request", **back})
         requested = oauthkit.split_scopes(params.get("scope"))
-        code = login.server.issue(params, [s for s in granted if s in requested])
-        return oauthkit.back_to_app(redirect_uri, {"code": code, **extra})
+        extra: dict[str, Any] = {}
+        if params.get("group_ids") is not None:
+            groups, problem = community_problem(params)
+            if problem:
+                return oauthkit.error_page(problem)
+            extra["group_ids"] = groups
+        code = login.server.issue(params, [s for s in granted if s in requested], **extra)
+        return oauthkit.back_to_app(redirect_uri, {"code": code, **back})
 
     @app.get("/access_token")
     async def access_token(request: Request) -> Any:
@@ -125,11 +165,19 @@ def install_oauth(app: FastAPI, state: VKState, faults: fakekit.FaultInjector) -
             if grant == "verifier":
                 return oauth_error("invalid_grant", "code_verifier is invalid")
             return oauth_error("invalid_grant", "Code is invalid or expired.")
-        raw = "vk1.a." + secrets.token_urlsafe(64).replace("-", "a").replace("_", "b")
         uid = int(person()["id"])
-        state.tokens[raw] = Token(user_id=uid, scopes=list(grant.scopes))
-        expires_in = 0 if "offline" in grant.scopes else DAY
-        body = {"access_token": raw, "expires_in": expires_in, "user_id": uid}
+        body: dict[str, Any]
+        if "group_ids" in grant.extra:  # community keys: one per group, they do not expire
+            body = {"expires_in": 0}
+            for gid in grant.extra["group_ids"]:
+                key = new_token()
+                state.tokens[key] = Token(group_id=int(gid), scopes=list(grant.scopes))
+                body[f"access_token_{gid}"] = key
+        else:
+            raw = new_token()
+            state.tokens[raw] = Token(user_id=uid, scopes=list(grant.scopes))
+            expires_in = 0 if "offline" in grant.scopes else DAY
+            body = {"access_token": raw, "expires_in": expires_in, "user_id": uid}
         response = JSONResponse(body)
         if fault is not None:
             await fault.after_side_effect()

@@ -113,7 +113,9 @@ def served(settings: Settings, tmp_path: Path, fakes: dict[str, Any]) -> Iterato
         app = {"client_id": APP_ID, "client_secret": APP_SECRET, "redirect_uris": uris}
         assert httpx.post(f"{url}/_control/oauth", json={"apps": [app], **person}).status_code == 200
     httpx.post(f"{urls['vk']}/_control/seed", json={"groups": [
-        {"id": 77, "name": "Bakery club", "admins": {"42": 3}}, {"id": 78, "name": "Read only", "admins": {"42": 1}}]})
+        {"id": 77, "name": "Bakery club", "admins": {"42": 3}}, {"id": 78, "name": "Read only", "admins": {"42": 1}},
+        {"id": 79, "name": "Editors only", "admins": {"42": 2}},
+        {"id": 80, "name": "Second club", "admins": {"42": 3}}]})
     try:
         yield service
     finally:
@@ -129,6 +131,7 @@ def test_sign_in_flows_end_to_end(served: Served, fakes: dict[str, Any]) -> None
     facebook_pages_connect_refusals_and_reconnect(served, fakes)
     instagram_login_long_lived_token(served, fakes)
     vk_communities_with_pkce_and_missing_right(served, fakes)
+    vk_second_dialog_denied_or_forged(served, fakes)
 
 
 def facebook_pages_connect_refusals_and_reconnect(served: Served, fakes: dict[str, Any]) -> None:
@@ -247,20 +250,91 @@ def instagram_login_long_lived_token(served: Served, fakes: dict[str, Any]) -> N
 
 
 def vk_communities_with_pkce_and_missing_right(served: Served, fakes: dict[str, Any]) -> None:
+    """VK's two dialogs: a user key lists the communities, then the community dialog (group_ids) hands out one
+    community key per chosen community; each channel holds its own key and publishes with it."""
+    vk_state = fakes["apps"]["vk"].state.fake
     person = Browser(served.base)
     person.sign_in()
     dialog = person.get("/connect/vk")
     query = parse_qs(dialog.url.query.decode())
     assert query["code_challenge_method"] == ["S256"] and len(query["code_challenge"][0]) >= 43
-    page = person.consent(dialog, grant=["groups", "offline", "photos"])
-    assert "Missing permission: wall" in page.text
+    assert query["scope"] == ["groups"] and "group_ids" not in query
+    page = person.consent(dialog, grant=[])
+    assert "Missing permission: groups" in page.text
     page = person.consent(person.get("/connect/vk"))
-    assert "Bakery club" in page.text and "Read only" not in page.text  # a moderator cannot post
-    person.pick(page, "vk", ["-77"])
-    [channel] = channels(served, "vk")
-    assert channel["name"] == "Bakery club" and channel["token_expires_at"] is None
-    verified = served.api.post(f"/api/v1/channels/{channel['id']}/verify")
-    assert verified.status_code == 200 and verified.json()["status"] == "active", verified.text
+    assert "Bakery club" in page.text and "Second club" in page.text
+    assert "Read only" not in page.text  # a moderator cannot post
+    assert "Editors only" in page.text and "Only an administrator of the community" in page.text
+    user_keys = set(vk_state.tokens)
+    first = FLOW_RE.search(page.text)
+    assert first
+    # the pick sends the browser to VK's community dialog, under a new state
+    r = person.client.post(f"{served.base}/connect/vk/pick", data={
+        "csrf_token": csrf(page.text), "flow": first.group(1), "account": ["-77", "-80", "-79"],
+        "timezone": "Europe/Berlin"})
+    assert r.status_code == 303, r.text
+    community = parse_qs(urlsplit(r.headers["location"]).query)
+    assert community["group_ids"] == ["77,80"] and community["scope"] == ["wall,photos,manage"]
+    assert community["state"] != query["state"] and "code_challenge" not in community
+    dialog = person.go(r)
+    assert "Bakery club" in dialog.text and "Second club" in dialog.text
+    # the listing flow is used up: its pick form cannot be posted again
+    again = person.client.post(f"{served.base}/connect/vk/pick", data={
+        "csrf_token": csrf(page.text), "flow": first.group(1), "account": ["-77"], "timezone": "UTC"})
+    assert again.status_code == 400 and "already been used" in again.text
+    done = person.consent(dialog)
+    assert done.status_code == 200 and str(done.url).endswith("/channels?done=connected"), done.text
+    made = {c["name"]: c for c in channels(served, "vk")}
+    assert set(made) == {"Bakery club", "Second club"}
+    assert {c["timezone"] for c in made.values()} == {"Europe/Berlin"}
+    assert all(c["token_expires_at"] is None for c in made.values())
+    keys = {raw: t for raw, t in vk_state.tokens.items() if raw not in user_keys}
+    assert sorted(t.group_id for t in keys.values()) == [77, 80]  # one community key each, no user key kept
+    for channel in made.values():
+        verified = served.api.post(f"/api/v1/channels/{channel['id']}/verify")
+        assert verified.status_code == 200 and verified.json()["status"] == "active", verified.text
+    # each channel publishes with its own community key on its own wall
+    post = served.api.post("/api/v1/posts", json={"text": "Fresh bread", "scheduled_at": "now", "channel_ids": [
+        made["Bakery club"]["id"], made["Second club"]["id"]]})
+    assert post.status_code == 201, post.text
+    wait_for(lambda: {p["chat"] for p in vk_state.published()} >= {-77, -80}, timeout=30)
+    assert [(p.text, p.from_id) for p in vk_state.walls[-77]] == [("Fresh bread", -77)]
+    assert [(p.text, p.from_id) for p in vk_state.walls[-80]] == [("Fresh bread", -80)]
+
+
+def vk_second_dialog_denied_or_forged(served: Served, fakes: dict[str, Any]) -> None:
+    """The community dialog cancelled connects nothing; its callback with another state is refused, and the
+    real state still works once."""
+    person = Browser(served.base)
+    person.sign_in()
+    before = len(channels(served, "vk"))
+
+    def community_dialog() -> httpx.Response:
+        page = person.consent(person.get("/connect/vk"))
+        flow = FLOW_RE.search(page.text)
+        assert flow, page.text
+        r = person.client.post(f"{served.base}/connect/vk/pick", data={
+            "csrf_token": csrf(page.text), "flow": flow.group(1), "account": ["-77"], "timezone": "UTC"})
+        assert r.status_code == 303, r.text
+        return person.go(r)
+
+    denied = person.consent(community_dialog(), decision="deny")
+    assert denied.status_code == 400 and "cancelled: nothing was connected" in denied.text
+    assert len(channels(served, "vk")) == before
+    dialog = community_dialog()
+    params = {k: v[0] for k, v in parse_qs(urlsplit(str(dialog.url)).query).items()}
+    answer = person.client.post(str(dialog.url.copy_with(query=None)), data={**params, "decision": "allow",
+                                                                            "grant": ["wall", "photos", "manage"]})
+    assert answer.status_code == 302
+    back = urlsplit(answer.headers["location"])
+    code = parse_qs(back.query)["code"][0]
+    forged = person.client.get(f"{served.base}/connect/vk/callback", params={"code": code, "state": "forged"})
+    assert forged.status_code == 400 and "was not started here" in forged.text
+    assert len(channels(served, "vk")) == before
+    good = person.go(answer)
+    assert good.status_code == 200 and "done=connected" in str(good.url), good.text
+    replay = person.client.get(answer.headers["location"])
+    assert replay.status_code == 400 and "already been used" in replay.text
 
 
 async def test_without_app_credentials_the_page_explains(anon: httpx.AsyncClient, app: Any) -> None:

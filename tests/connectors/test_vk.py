@@ -126,6 +126,21 @@ async def test_photo_upload_flow_from_url_and_path_with_link(vk: VKConnector, vk
     assert calls(vk_app)["photos.saveWallPhoto"] == 2 and result.external_id == "-555_1"
 
 
+async def test_community_key_publishes_on_its_own_wall(vk: VKConnector, vk_app: FastAPI) -> None:
+    """What VK's community sign-in hands out: the community key posts (as the community) and uploads photos on its
+    own wall; verify recognises it without admin fields (the shared connector is of the user kind)."""
+    media = (MediaItem(f"{BASE}/media/a.jpg"),)
+    result = await vk.publish(PostContent(text="from the club", media=media), creds(token=GROUP_TOKEN), "c1")
+    [entry] = published(vk_app)
+    assert result.external_id == "-555_1" and entry["text"] == "from the club"
+    assert entry["media"][0]["photo"]["owner_id"] == -GID and vk_app.state.fake.walls[-GID][0].from_id == -GID
+    info = await vk.verify(creds(token=GROUP_TOKEN))
+    assert info.name == "My Shop"
+    vk_app.state.fake.tokens[GROUP_TOKEN].scopes = ["manage", "photos"]
+    with pytest.raises(PermanentError, match=r"groups\.getTokenPermissions lists manage, photos"):
+        await vk.verify(creds(token=GROUP_TOKEN))
+
+
 async def test_unreachable_image_and_rejected_upload(vk: VKConnector, vk_app: FastAPI, arm_fault: Any) -> None:
     with pytest.raises(PermanentError, match="could not be fetched \\(HTTP 404\\)"):
         await vk.publish(PostContent(media=(MediaItem(f"{BASE}/media/missing.jpg"),)), creds(), "k")
@@ -210,7 +225,8 @@ async def test_fake_refusals_in_platform_words(vk: VKConnector, vk_app: FastAPI)
     cases: list[tuple[PostContent, Credentials, type, int, str]] = [
         (PostContent(text="x"), creds(token="vk1.a.unknown-token-9999"), AuthError, 5, "invalid access_token"),
         (PostContent(text="x"), creds(token=MOD_TOKEN), PermanentError, 214, "access to the wall is closed"),
-        (PostContent(text="x"), creds(token=GROUP_TOKEN), AuthError, 27, "unavailable with group auth"),
+        (PostContent(text="x"), creds(-RIVAL, token=GROUP_TOKEN), PermanentError, 15, "only on behalf of its own"),
+        (PostContent(text="x"), creds(1001, token=GROUP_TOKEN), PermanentError, 15, "only on behalf of its own"),
         (
             PostContent(text=""),
             creds(),
