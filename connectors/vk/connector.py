@@ -12,8 +12,10 @@ Pacing: a class-level :class:`Pacer` allows 3 API calls/s per token, smoothed (V
 20/s when the connector is built with ``token_kind="community"`` (VK cannot be asked which kind a token is), and
 one ``wall.post`` per second per wall. Uploads to VK's upload server are not API calls and are not paced.
 
-Publishing needs a user token of a community editor/administrator: VK lists ``wall.post`` and the photo upload
-methods as user-token only.
+Publishing takes a user token of a community editor/administrator (VK's schema lists ``wall.post`` and the photo
+upload methods as user-token only) or the community's own key (what the sign-in flow hands out; docs/platform-apis.md
+§6 says a community key is what publishing on a community wall needs). ``verify`` tells them apart by the answer:
+no admin fields and error 27 to ``account.getAppPermissions`` mean a community key.
 """
 
 from __future__ import annotations

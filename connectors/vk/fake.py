@@ -6,7 +6,9 @@ Parameters come from the query string, an urlencoded or a multipart form; errors
 as ``{"error": {"error_code", "error_msg", "request_params"}}``. Seeding: ``POST /_control/seed`` (see
 ``VKState.seed``) or the state object on ``app.state.fake``. A repeated ``(owner_id, guid)`` within 3600 s
 returns the first ``post_id``. ``sandbox=True`` accepts any well-formed token as a user and creates unknown
-communities with that user as administrator. Fault method names are the API method names, plus ``upload``.
+communities with that user as administrator. A community key (``group_id`` token) may post on, and upload
+wall photos to, its own community only (error 15 elsewhere).
+Fault method names are the API method names, plus ``upload``.
 """
 
 from __future__ import annotations
