@@ -18,6 +18,7 @@ import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import text
@@ -107,6 +108,7 @@ class PublisherRunner:
         # claims pass these channels over rather than tie up a dispatch slot in the pacer's sleep
         self.cooling: dict[str, float] = {}
         self._cooling_wake: tuple[float, asyncio.Handle] | None = None
+        self._jobs: set[asyncio.Task[Any]] = set()  # scheduled jobs running now (stop() lets them finish)
 
     # life cycle ---------------------------------------------------------------------------------------
 
@@ -114,9 +116,12 @@ class PublisherRunner:
         await self.heartbeat()
         s = self.settings
         common = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
-        self.scheduler.add_job(self._tick, "interval", seconds=s.safety_tick, id="safety-tick", **common)
-        self.scheduler.add_job(self.sweep, "interval", seconds=sweep_interval(s), id="sweeper", **common)
-        self.scheduler.add_job(self.heartbeat, "interval", seconds=heartbeat_interval(s), id="heartbeat", **common)
+        self.scheduler.add_job(self._tracked(self._tick), "interval", seconds=s.safety_tick, id="safety-tick",
+                               **common)
+        self.scheduler.add_job(self._tracked(self.sweep), "interval", seconds=sweep_interval(s), id="sweeper",
+                               **common)
+        self.scheduler.add_job(self._tracked(self.heartbeat), "interval", seconds=heartbeat_interval(s),
+                               id="heartbeat", **common)
         for p in self.periodic:
             job = self._exclusive(p.job_id, p.factory(self)) if p.exclusive else p.factory(self)
             if p.run_at_start:
@@ -125,7 +130,8 @@ class PublisherRunner:
                 except Exception:
                     log.exception("scheduler.job.failed", extra={"job": p.job_id})
             first = datetime.now(UTC) + timedelta(seconds=p.interval(s))
-            self.scheduler.add_job(job, "interval", seconds=p.interval(s), id=p.job_id, next_run_time=first, **common)
+            self.scheduler.add_job(self._tracked(job), "interval", seconds=p.interval(s), id=p.job_id,
+                                   next_run_time=first, **common)
         self.scheduler.start()
         self._loop_task = asyncio.create_task(self._dispatch_loop(), name="smm-dispatch")
         await self._listen()
@@ -139,6 +145,11 @@ class PublisherRunner:
         self.stopping = True
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        if self._jobs:  # a periodic job half-way through its transaction: let it finish, then cancel what is left
+            await asyncio.wait(list(self._jobs), timeout=self.settings.shutdown_grace)
+            for task in list(self._jobs):
+                task.cancel()
+            await asyncio.gather(*self._jobs, return_exceptions=True)
         if self._loop_task is not None:
             self._loop_task.cancel()
             await asyncio.gather(self._loop_task, return_exceptions=True)
@@ -267,6 +278,26 @@ class PublisherRunner:
             replace_existing=True,
             misfire_grace_time=None,
         )
+
+    def _tracked(self, job: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[Any]]:
+        """A scheduled job that :meth:`stop` waits for, and that ends quietly if stopping cancels it (it runs
+        again at the next start; the scheduler would otherwise log the cancellation as a crash)."""
+
+        async def run() -> Any:
+            task = asyncio.current_task()
+            assert task is not None
+            self._jobs.add(task)
+            try:
+                return await job()
+            except asyncio.CancelledError:
+                if self.stopping:
+                    log.debug("scheduler.job.cancelled_at_stop")
+                    return None
+                raise
+            finally:
+                self._jobs.discard(task)
+
+        return run
 
     def _exclusive(self, job_id: str, job: PeriodicJob) -> PeriodicJob:
         """Skip the run when another process holds the job's advisory lock (PostgreSQL; SQLite is one process)."""
