@@ -15,6 +15,7 @@ of its own, so its access lines are ordinary ``%``-formatted records, one per re
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import logging
 import re
@@ -73,6 +74,13 @@ def encodings(value: str) -> set[str]:
     return forms | _base64_forms(value.encode())
 
 
+@functools.lru_cache(maxsize=4096)
+def _forms_of(value: str) -> frozenset[str]:
+    """:func:`encodings`, kept for the channels a worker cycles through (they drop out of the recent list and
+    come back on their next send; computing the forms again each time cost more than the send's own logging)."""
+    return frozenset(encodings(value))
+
+
 class Redactor:
     """Known secret values (every encoding) and the patterns; ``redact`` blanks both in a text.
 
@@ -88,6 +96,7 @@ class Redactor:
         self._pinned: dict[str, frozenset[str]] = {}
         self._recent: OrderedDict[str, frozenset[str]] = OrderedDict()
         self._forms: tuple[str, ...] = ()
+        self._stale = False
 
     def register(self, value: object, *, pinned: bool = False) -> None:
         if not isinstance(value, str) or len(value.strip()) < MIN_SECRET_LENGTH:
@@ -99,7 +108,7 @@ class Redactor:
             if value in self._recent and not pinned:
                 self._recent.move_to_end(value)
                 return
-            forms = frozenset(encodings(value))
+            forms = _forms_of(value)
             if pinned:
                 self._recent.pop(value, None)
                 self._pinned[value] = forms
@@ -107,11 +116,21 @@ class Redactor:
                 self._recent[value] = forms
                 while len(self._recent) > self.RECENT:
                     self._recent.popitem(last=False)
-            every = set().union(*self._pinned.values(), *self._recent.values())
-            self._forms = tuple(sorted(every, key=len, reverse=True))  # the longest form first
+            self._stale = True  # the list is rebuilt when a line is next redacted, not on every open
+
+    def _current_forms(self) -> tuple[str, ...]:
+        """Every known form, the longest first; rebuilt only after a change (the publisher opens credentials
+        for every send, while log lines at its level are rare)."""
+        if self._stale:
+            with self._lock:
+                if self._stale:
+                    every = set().union(*self._pinned.values(), *self._recent.values())
+                    self._forms = tuple(sorted(every, key=len, reverse=True))  # the longest form first
+                    self._stale = False
+        return self._forms
 
     def redact(self, text: str) -> str:
-        forms = self._forms
+        forms = self._current_forms()
         if forms and any(map(text.__contains__, forms)):  # the test runs in C; replacing is rare
             for form in forms:
                 if form in text:

@@ -165,7 +165,8 @@ class Publisher:
             repo.attempt_row(job.target_id, self.owner, started, now, AttemptOutcome.PUBLISHED, message=note),
             self._pace(job),
         )
-        log.info("publish.target.published", extra={**job_context(job), "late_by_s": late_by})
+        if log.isEnabledFor(logging.INFO):  # the extra is built per send: not when the line is not written
+            log.info("publish.target.published", extra={**job_context(job), "late_by_s": late_by})
         metrics.published(job.platform, late_by)
 
     async def _fail(self, job: Job, started: datetime, exc: ConnectorError, auth: bool = False) -> None:
