@@ -23,6 +23,7 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import metrics
@@ -341,10 +342,15 @@ class PublisherRunner:
 
     async def heartbeat(self) -> None:
         now = self.clock()
-        async with session_scope(self.maker) as s:
-            await repo.heartbeat(s, self.worker, now)
-            await repo.renew_leases(s, self.owner, list(self.inflight), now, self.settings.claim_lease)
+        async with session_scope(self.maker) as s:  # liveness first, in its own transaction: other workers
+            await repo.heartbeat(s, self.worker, now)  # take over the claims of a worker whose heartbeat is stale
             alive = await repo.live_workers(s, now, self.settings.worker_dead_after)
+        try:
+            async with session_scope(self.maker) as s:
+                # rows in id order: the group commit writes the same rows, and a different order can deadlock
+                await repo.renew_leases(s, self.owner, sorted(self.inflight), now, self.settings.claim_lease)
+        except DBAPIError as exc:  # e.g. a deadlock with an outcome write: leases last far longer than a heartbeat
+            log.warning("scheduler.lease_renewal.deferred", extra={"error": type(exc.orig).__name__})
         # a token's budget (per-token and per-minute rates) is split between the workers sending with it
         Pacer.set_senders(alive)
         listener = self._listener
