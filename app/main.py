@@ -54,7 +54,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 # media uploads (the API, the UI's upload and the no-JavaScript post form that carries a file) and engagement
 # CSV imports and content-plan imports (API and page) take the larger SMM_MAX_UPLOAD_BYTES
 UPLOAD_PATHS = (r"^(/api/v1/media|/ui/media|/posts/new$|/api/v1/plan/import$|/plan/import|"
-                r"/api/v1/channels/[^/]+/engagement$)")
+                r"/api/v1/channels/[^/]+/engagement$|/channels/[^/]+/engagement$)")
 # HTML forms that send files, and the page that says "too large" in their place: GET <page>?too_large=1
 FORM_PAGES = {"/posts/new": "/posts/new", "/ui/media/upload": "/posts/new", "/plan/import": "/plan/import",
               "/plan/import/commit": "/plan/import"}

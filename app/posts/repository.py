@@ -159,3 +159,18 @@ async def idempotency_get(session: AsyncSession, workspace_id: str, key: str) ->
         IdempotencyRecord.workspace_id == workspace_id, IdempotencyRecord.key == key
     )
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def latest_of_channel(session: AsyncSession, workspace_id: str, channel_id: str, *, before: datetime,
+                            limit: int) -> list[Post]:
+    """The channel's posts placed before ``before``, newest first (the channel page's "recent posts"); walks
+    ``ix_targets_channel_order`` backwards like :func:`_list_page_of_channel` walks it forwards."""
+    stmt = (
+        select(Post)
+        .select_from(Target)
+        .join(Post, Post.id == Target.post_id)
+        .where(Target.channel_id == channel_id, Post.workspace_id == workspace_id, Target.order_at < before)
+        .order_by(Target.order_at.desc(), Target.post_id.desc())
+        .limit(limit)
+    )
+    return list((await session.execute(stmt)).scalars())

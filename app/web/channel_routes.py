@@ -16,6 +16,9 @@ from app.channels.schemas import ChannelCreate, credential_fields
 from app.connect.lifetimes import channel_warnings
 from app.db import SessionDep
 from app.errors import ApiError
+from app.web.channel_manage import NOTICES as MANAGE_NOTICES
+from app.web.channel_manage import manage_context, page_explanation
+from app.web.channel_manage import router as manage_router
 from app.web.heatmap import render_heatmap_svg
 from app.web.insights import load_heatmap, slot_label
 from app.web.plan_view import zone_of
@@ -53,7 +56,11 @@ NOTICES = {"created": "Channel connected. Verify it to check the credentials wit
 async def channels_page(request: Request, session: SessionDep, user: UserDep) -> Response:
     """Every channel of the workspace with its status."""
     channels = await channel_repo.list_all(session, user.workspace.id)
-    return render(request, "channels/list.html", {"channels": channels, "names": PLATFORM_NAMES}, user=user)
+    notice = ""
+    if request.query_params.get("done") == "deleted":
+        notice = f"Channel “{request.query_params.get('name', '')[:200]}” deleted; its published history is kept."
+    return render(request, "channels/list.html", {"channels": channels, "names": PLATFORM_NAMES,
+                                                  "notice": notice}, user=user)
 
 
 def _new_context(request: Request, user: WebUser, platform: str, values: dict[str, Any],
@@ -120,18 +127,22 @@ async def create_channel(request: Request, session: SessionDep, user: CsrfUserDe
 
 
 async def _channel_page(request: Request, session: AsyncSession, user: WebUser, channel_id: str, *,
-                        error: str = "", status_code: int = 200) -> Response:
+                        error: str = "", status_code: int = 200, **manage: Any) -> Response:
     channel = await channel_service.get(session, user.workspace, channel_id)
+    done = request.query_params.get("done", "")
     data = await load_heatmap(session, user.workspace, channel)
     svg = None
     if data is not None:
         svg = Markup(render_heatmap_svg(list(data.get("cells", [])),  # the renderer escapes
                                         label=f"Best time to post on {channel.name} ({channel.timezone})"))
     slots = [dict(s, label=slot_label(s)) for s in (data or {}).get("slots", [])[:5]]
+    if data is not None:
+        data = dict(data, explanation=page_explanation(data))
     return render(request, "channels/detail.html", {
         "channel": channel, "names": PLATFORM_NAMES, "heatmap": data, "svg": svg, "slots": slots,
-        "notice": NOTICES.get(request.query_params.get("done", ""), ""), "error": error,
+        "notice": NOTICES.get(done, "") or MANAGE_NOTICES.get(done, ""), "error": error,
         "warnings": channel_warnings(channel),
+        **await manage_context(session, user, channel), "manage_errors": {}, "manage_values": {}, **manage,
     }, user=user, status_code=status_code)
 
 
@@ -162,3 +173,6 @@ async def verify_channel(channel_id: str, request: Request, session: SessionDep,
     status = channel.status
     await session.commit()
     return redirect(f"/channels/{channel_id}" + ("?done=verified" if status == "active" else ""))
+
+
+router.include_router(manage_router)  # rename, zone, disable/enable, delete, credentials, CSV import
