@@ -12,8 +12,10 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
 
 from app.timeutil import TimeInputError, get_zone
+from app.web.preview import previews as preview_cards
 from app.web.session import CsrfRejected, LoginRequired, WebUser
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -72,6 +74,7 @@ templates.env.filters["lift"] = lift
 templates.env.filters["local_time"] = local_time
 templates.env.filters["status_label"] = status_label
 templates.env.filters["urlquote"] = lambda v: quote(str(v), safe="")
+templates.env.globals["platform_previews"] = pass_context(lambda ctx: preview_cards(ctx))  # _preview.html
 
 
 def render(
