@@ -203,3 +203,15 @@ def parse_month(value: str) -> date:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def how_long(seconds: float) -> str:
+    """A duration as a person says it, to the largest whole unit: ``90`` → ``1 minute``, ``218239818`` →
+    ``6 years``, ``3 * 86400`` → ``3 days`` (under a minute: ``N seconds``)."""
+    s = max(0, int(seconds))
+    for size, unit in ((365 * 86400, "year"), (30 * 86400, "month"), (7 * 86400, "week"), (86400, "day"),
+                       (3600, "hour"), (60, "minute")):
+        if s >= size:
+            n = s // size
+            return f"{n} {unit}{'' if n == 1 else 's'}"
+    return f"{s} second{'' if s == 1 else 's'}"

@@ -24,7 +24,7 @@ from app.posts.content import build_content, summarise
 from app.posts.schemas import MediaIn, OverrideIn, PostCreate, PostOut, PostUpdate, TargetOut
 from app.publishing.wakeup import schedule_changed
 from app.rubrics import service as rubrics
-from app.timeutil import TimeInputError, get_zone, parse_instant, utcnow
+from app.timeutil import TimeInputError, get_zone, how_long, parse_instant, utcnow
 from connectors.base import Connector, PostContent, Problem
 from connectors.fetch import FetchPolicy, FetchRefused, check_url
 
@@ -50,7 +50,7 @@ def parse_schedule(value: str | None, zone: str | None, now: datetime, field: st
     if at < now - PAST_TOLERANCE:
         raise Invalid(
             field,
-            f"{value} is in the past ({int((now - at).total_seconds())} s ago); "
+            f"{value} is in the past ({how_long((now - at).total_seconds())} ago); "
             'pick a future time, or "now" to publish at once.',
         )
     return at

@@ -126,13 +126,7 @@ class InstagramConnector(BaseConnector):
             except PermanentError as exc:
                 problems.append(Problem("media_not_public", exc.message, f"media[{i}].url"))
             if item.kind == "photo" and not _is_jpeg(item):
-                problems.append(
-                    Problem(
-                        "image_format",
-                        "Instagram accepts only JPEG photos; convert this image to .jpg.",
-                        f"media[{i}]",
-                    )
-                )
+                problems.append(Problem("image_format", _not_jpeg_message(item), f"media[{i}]"))
         return problems
 
     # ------------------------------------------------------------------ verify
@@ -465,6 +459,27 @@ class InstagramConnector(BaseConnector):
 
 def _int(value: Any) -> int | None:
     return int(value) if value is not None else None
+
+
+IMAGE_NAMES = {"png": "a PNG image", "gif": "a GIF image", "webp": "a WebP image", "heic": "a HEIC image",
+               "heif": "a HEIF image", "bmp": "a BMP image", "tif": "a TIFF image", "tiff": "a TIFF image",
+               "svg": "an SVG drawing"}
+
+
+def _not_jpeg_message(item: MediaItem) -> str:
+    """Says what the file is and what Instagram takes: an image in another format can be converted, anything
+    else (a text file, a PDF…) is not a photo at all."""
+    name = item.path.name if item.path is not None else urlsplit(item.url).path.rsplit("/", 1)[-1]
+    ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    mime = (item.mime_type or "").lower()
+    sub = mime.split("/", 1)[1] if mime.startswith("image/") else ""
+    kind = IMAGE_NAMES.get(sub or ext)
+    takes = "Instagram takes only JPEG photos (.jpg or .jpeg)"
+    shown = f" ({name})" if name else ""
+    if kind:
+        return f"This file{shown} is {kind}; {takes}: save or convert it as JPEG."
+    what = f"a {mime} file" if mime else (f"a .{ext} file" if ext else "a file of unknown type")
+    return f"This file{shown} is {what}, not a photo; {takes}: attach a JPEG image instead."
 
 
 def _is_jpeg(item: MediaItem) -> bool:
