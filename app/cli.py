@@ -41,13 +41,30 @@ def _err(message: str) -> None:
     typer.echo(message, err=True)
 
 
-def run(coro_fn: Callable[[Settings, AsyncSession], Awaitable[T]], *, migrate: bool = True) -> T:
-    """Run one unit of work against the configured database (migrated to head first)."""
+def run(coro_fn: Callable[[Settings, AsyncSession], Awaitable[T]], *, migrate: bool = True,
+        read_only: bool = False) -> T:
+    """Run one unit of work against the configured database (migrated to head first).
+
+    Says on stderr which database it uses when that comes from the default location (relative to the current
+    folder). ``read_only`` commands refuse (exit 2) a database that does not exist yet instead of creating it
+    empty: a SQLite file that is missing, or a PostgreSQL database never migrated."""
+    from app.startup import FreshDatabase, fresh_message, refuse_fresh_sqlite, where_note
+
     settings = get_settings()
+    if note := where_note(settings):
+        _err(note)
+    if read_only:
+        try:
+            refuse_fresh_sqlite(settings)
+        except FreshDatabase as exc:
+            _err(str(exc))
+            raise typer.Exit(2) from exc
 
     async def main() -> T:
         engine = make_engine(settings)
         try:
+            if read_only and await current_revision(engine) is None:
+                raise FreshDatabase(fresh_message(settings))
             if migrate:
                 await upgrade_to_head(engine)
             async with session_scope(make_sessionmaker(engine)) as session:
@@ -59,6 +76,9 @@ def run(coro_fn: Callable[[Settings, AsyncSession], Awaitable[T]], *, migrate: b
         return asyncio.run(main())
     except ApiError as exc:
         _err(f"error: {exc.detail}")
+        raise typer.Exit(2) from exc
+    except FreshDatabase as exc:
+        _err(str(exc))
         raise typer.Exit(2) from exc
 
 
@@ -79,6 +99,7 @@ def serve(
 
     from app.logs import setup_logging
     from app.main import create_app
+    from app.startup import where_note
 
     settings = get_settings()
     if host:
@@ -87,6 +108,8 @@ def serve(
         settings.port = port
     setup_logging(settings.log_level, settings.log_format)
     _refuse_bad_configuration(settings)
+    if (note := where_note(settings)) and settings.log_format != "json":
+        _err(note)
     uvicorn.run(
         create_app(settings, run_scheduler=not no_scheduler),
         host=settings.host,
@@ -254,7 +277,7 @@ def keys_list(as_json: JsonOpt = False) -> None:
             for k, ws in await workspaces.list_keys(session)
         ]
 
-    rows = run(work)
+    rows = run(work, read_only=True)
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
@@ -290,7 +313,7 @@ def channels_list(workspace: WorkspaceOpt = workspaces.DEFAULT_WORKSPACE, as_jso
         ws = await _workspace(session, workspace)
         return [to_out(c).model_dump(mode="json") for c in await channel_repo.list_all(session, ws.id)]
 
-    rows = run(work)
+    rows = run(work, read_only=True)
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
@@ -329,7 +352,7 @@ def posts_list(
         )
         return [p.model_dump(mode="json") for p in await post_service.to_out_many(session, ws, rows)]
 
-    rows = run(work)
+    rows = run(work, read_only=True)
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return

@@ -166,8 +166,10 @@ async def bootstrap_keys(app: FastAPI) -> None:
             if found is workspaces.BootstrapKey.REVOKED:
                 log.warning("auth.bootstrap_key.revoked: SMM_BOOTSTRAP_API_KEY names a revoked key; it stays "
                             "revoked and cannot sign in. Remove the setting or set a new key.")
+            _say_ready(settings)
             return
         if await workspaces.any_key(session):
+            _say_ready(settings)
             return
         ws = await workspaces.ensure_workspace(session, workspaces.DEFAULT_WORKSPACE)
         key, _ = await workspaces.add_key(session, ws, name="first start")
@@ -177,6 +179,17 @@ async def bootstrap_keys(app: FastAPI) -> None:
         f"    {key}\n\n  Open {url}/ and sign in with it; API docs at {url}/docs\n",
         file=sys.stderr, flush=True,
     )
+
+
+def _say_ready(settings: Settings) -> None:
+    """A start that is not the first: where the UI is and how to get a key again (a JSON log keeps to JSON)."""
+    from app.startup import describe_database, ready_message
+
+    if settings.log_format == "json":
+        log.info("serve.ready", extra={"url": settings.effective_public_base_url,
+                                       "database": describe_database(settings)})
+    else:
+        print(ready_message(settings), file=sys.stderr, flush=True)
 
 
 def create_app(settings: Settings | None = None, *, run_scheduler: bool = True, migrate: bool = True) -> FastAPI:

@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
             return await publisher_status(session, ws.id), [
                 {"channel_id": c.id, "channel": c.name, **w} for c, w in warned]
 
-        out, warnings = run(work)
+        out, warnings = run(work, read_only=True)
         if as_json:
             typer.echo(json.dumps({**out.model_dump(mode="json"), "channel_warnings": warnings}, indent=2))
             return

@@ -55,7 +55,7 @@ def show(workspace: WorkspaceOpt = service.DEFAULT_WORKSPACE, as_json: JsonOpt =
         ws = await service.ensure_workspace(session, workspace)
         return await service.settings_of(session, ws, settings.effective_public_base_url)
 
-    _echo(run(work), as_json)
+    _echo(run(work, read_only=True), as_json)
 
 
 @workspace_app.command("set")
