@@ -99,7 +99,6 @@ def serve(
 
     from app.logs import setup_logging
     from app.main import create_app
-    from app.startup import where_note
 
     settings = get_settings()
     if host:
@@ -108,8 +107,6 @@ def serve(
         settings.port = port
     setup_logging(settings.log_level, settings.log_format)
     _refuse_bad_configuration(settings)
-    if (note := where_note(settings)) and settings.log_format != "json":
-        _err(note)
     uvicorn.run(
         create_app(settings, run_scheduler=not no_scheduler),
         host=settings.host,

@@ -156,6 +156,8 @@ def freeze_startup_heap() -> None:
 
 async def bootstrap_keys(app: FastAPI) -> None:
     """``SMM_BOOTSTRAP_API_KEY``, or on a first start a fresh key for ``default``, printed once."""
+    from app.startup import describe_database
+
     settings: Settings = app.state.settings
     async with session_scope(app.state.sessionmaker) as session:
         if settings.bootstrap_api_key:
@@ -176,7 +178,8 @@ async def bootstrap_keys(app: FastAPI) -> None:
     url = settings.effective_public_base_url
     print(
         f"\n  smm-scheduler is ready. Your API key for workspace 'default' (shown once, keep it):\n\n"
-        f"    {key}\n\n  Open {url}/ and sign in with it; API docs at {url}/docs\n",
+        f"    {key}\n\n  Open {url}/ and sign in with it; API docs at {url}/docs\n"
+        f"  Database: {describe_database(settings)}\n",
         file=sys.stderr, flush=True,
     )
 

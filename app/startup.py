@@ -63,7 +63,8 @@ def fresh_message(settings: Settings) -> str:
 def ready_message(settings: Settings) -> str:
     """What ``smm serve`` says on a start that is not the first: where the UI is and how to get a key again."""
     url = settings.effective_public_base_url
-    return (f"\n  smm-scheduler is starting: open {url}/ and sign in with your API key (API docs at {url}/docs).\n"
+    which = "the key in SMM_BOOTSTRAP_API_KEY" if settings.bootstrap_api_key else "your API key"
+    return (f"\n  smm-scheduler is starting: open {url}/ and sign in with {which} (API docs at {url}/docs).\n"
             f"  Database: {describe_database(settings)}.\n"
             "  Lost the key? It is shown only once; `smm keys create` prints a new one (run it with the same\n"
             "  SMM_DATA_DIR / SMM_DATABASE_URL as the service).\n")
