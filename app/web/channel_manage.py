@@ -44,10 +44,6 @@ NOTICES = {
     "enabled": "Channel enabled: its queued posts go out at their times.",
     "credentials": "New credentials saved (encrypted). Verify them to check with the platform.",
 }
-FIELD_LABELS = {
-    "bot_token": "Bot token", "chat_id": "Chat id", "access_token": "Access token", "owner_id": "Owner id",
-    "page_id": "Page id", "ig_user_id": "Instagram user id",
-}
 
 PageRenderer = Callable[..., Awaitable[Response]]
 
@@ -61,6 +57,8 @@ def _post_row(post: Any, channel_id: str) -> dict[str, Any]:
 
 async def manage_context(session: AsyncSession, user: WebUser, channel: Channel) -> dict[str, Any]:
     """What the channel page's management sections show: zones, credential fields and the post lists."""
+    from app.web.channel_routes import FIELD_LABELS  # the connect form's labels (that module includes this one)
+
     workspace = user.workspace
     now = utcnow()
     upcoming = await post_repo.list_page(session, workspace.id, start=now - RECENT_WINDOW, end=None,
@@ -92,9 +90,14 @@ def _update(**values: Any) -> ChannelUpdate:
     try:
         return ChannelUpdate(**values)
     except ValidationError as exc:
-        errors = [{"field": str(e["loc"][0]) if e.get("loc") else "",
-                   "message": str(e.get("msg", "")).removeprefix("Value error, ")} for e in exc.errors()]
+        errors = [{"field": str(e["loc"][0]) if e.get("loc") else "", "message": _message(e)} for e in exc.errors()]
         raise ApiError(422, "; ".join(e["message"] for e in errors), errors) from exc
+
+
+def _message(error: Any) -> str:
+    if error.get("loc") == ("name",):
+        return "Give the channel a name (1 to 200 characters)."
+    return str(error.get("msg", "")).removeprefix("Value error, ")
 
 
 async def _page(request: Request, session: AsyncSession, user: WebUser, channel_id: str, **extra: Any) -> Response:

@@ -34,7 +34,7 @@ async def test_rename_and_time_zone(web: httpx.AsyncClient, client: httpx.AsyncC
                          data={"csrf_token": token, "name": "Evening news", "timezone": "Mars/Olympus"})
     assert bad.status_code == 422 and 'id="err-timezone"' in bad.text and "Mars/Olympus" in bad.text
     empty = await web.post(f"/channels/{ch['id']}/settings", data={"csrf_token": token, "name": " ", "timezone": ""})
-    assert empty.status_code == 422 and 'id="err-name"' in empty.text
+    assert empty.status_code == 422 and 'id="err-name"' in empty.text and "Give the channel a name" in empty.text
     assert (await client.get(f"/api/v1/channels/{ch['id']}")).json()["timezone"] == "Asia/Tokyo"  # unchanged
 
 
