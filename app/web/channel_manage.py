@@ -34,7 +34,8 @@ from app.web.session import CsrfUserDep, UserDep, WebUser
 router = APIRouter(include_in_schema=False)
 
 POSTS_SHOWN = 10
-RECENT_WINDOW = timedelta(minutes=1)  # a post due this minute still counts as upcoming
+RECENT_WINDOW = timedelta(minutes=1)  # a post due this minute and not sent yet still counts as upcoming
+UNSENT = ("draft", "scheduled", "publishing")  # upcoming: not sent yet; recent: the rest, newest first
 MAX_CSV_BYTES = 20 * 1024 * 1024  # the page's own cap, under SMM_MAX_UPLOAD_BYTES (the API's import path's limit)
 OAUTH_PLATFORMS = ("vk", "facebook", "instagram")  # sign-in flows in app/connect; Telegram has no OAuth for bots
 
@@ -61,17 +62,19 @@ async def manage_context(session: AsyncSession, user: WebUser, channel: Channel)
 
     workspace = user.workspace
     now = utcnow()
-    upcoming = await post_repo.list_page(session, workspace.id, start=now - RECENT_WINDOW, end=None,
-                                         channel_id=channel.id, status=None, after=None, limit=POSTS_SHOWN)
-    recent = await post_repo.latest_of_channel(session, workspace.id, channel.id, before=now - RECENT_WINDOW,
-                                               limit=POSTS_SHOWN)
-    outs = await post_service.to_out_many(session, workspace, [*upcoming, *recent])
+    ahead = await post_repo.list_page(session, workspace.id, start=now - RECENT_WINDOW, end=None,
+                                      channel_id=channel.id, status=None, after=None, limit=POSTS_SHOWN * 3)
+    before = await post_repo.latest_of_channel(session, workspace.id, channel.id, before=now,
+                                               limit=POSTS_SHOWN * 3)
+    outs = await post_service.to_out_many(session, workspace, [*ahead, *before])
     rows = [_post_row(p, channel.id) for p in outs]
+    upcoming = [r for r in rows[:len(ahead)] if r["status"] in UNSENT][:POSTS_SHOWN]
+    recent = [r for r in rows[len(ahead):] if r["status"] != "draft"][:POSTS_SHOWN]
     return {
         "zones": zone_options(),
         "cred_fields": [(f, FIELD_LABELS.get(f, f)) for f in credential_fields(channel.platform)],
         "oauth": channel.platform in OAUTH_PLATFORMS,
-        "upcoming": rows[:len(upcoming)], "recent": rows[len(upcoming):],
+        "upcoming": upcoming, "recent": recent,
         "can_import": optional_module("app.analytics.service") is not None,
     }
 

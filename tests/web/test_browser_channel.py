@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +23,7 @@ import httpx
 import pytest
 
 from tests.conftest import BACKEND, PG_SERVER, SECRET_KEY, _pg_admin
-from tests.served import serve
+from tests.served import serve, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -184,6 +185,15 @@ def test_manage_a_channel(page: Page, api: httpx.Client, tmp_path: Path) -> None
     expect(upcoming.locator(f"a[href='/posts/{post['id']}']")).to_be_visible()
     expect(upcoming).to_contain_text("Queued for tomorrow")
     expect(page.locator("section[aria-labelledby='recent-title']")).to_contain_text("No posts sent")
+    sent = api.post("/api/v1/posts", json={"text": "Sent a moment ago", "channel_ids": [ch["id"]],
+                                           "scheduled_at": "now"}).json()
+    wait_for(lambda: api.get(f"/api/v1/posts/{sent['id']}").json()["status"] == "published", timeout=30)
+    page.goto(f"/channels/{ch['id']}")
+    recent = page.locator("section[aria-labelledby='recent-title']")
+    expect(recent.locator(f"a[href='/posts/{sent['id']}']")).to_be_visible()
+    expect(recent.locator("a.target-link")).to_have_attribute("href", re.compile(r"^https://t\.me/"))
+    expect(recent).to_contain_text("published")
+    expect(upcoming).not_to_contain_text("Sent a moment ago")
     expect(page.locator("body")).not_to_contain_text("/api/v1/channels")
     no_sideways_scroll(page)
 
