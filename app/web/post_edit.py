@@ -120,7 +120,7 @@ def outcome_notice(done: str, post: PostOut, zone: str, now: datetime | None = N
         return ""
     prefix = {"saved": "Changes saved. ", "rescheduled": "Moved. ", "restored": "Cancel undone. "}.get(done, "")
     if statuses == {"draft"} or post.scheduled_at is None:
-        return prefix + ("The post is a draft again." if done == "restored" else "Draft saved.")
+        return prefix + "The post is a draft again." if done == "restored" else "Draft saved."
     if statuses <= {"published"}:
         return prefix + "Published."
     if "publishing" in statuses or post.scheduled_at <= now + _SOON:
