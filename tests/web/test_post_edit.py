@@ -233,7 +233,7 @@ async def test_cancel_asks_first(web: httpx.AsyncClient, client: httpx.AsyncClie
     post = await make_post(client, text="to cancel", channel_ids=[ch["id"]], scheduled_at=future())
     page = await web.get(f"/posts/{post['id']}")
     assert f'<a class="button danger" href="/posts/{post["id"]}/cancel"' in page.text  # a step, not the action
-    assert f'<dialog id="confirm-cancel"' in page.text
+    assert '<dialog id="confirm-cancel"' in page.text
     page = await web.get(f"/posts/{post['id']}/cancel")
     assert page.status_code == 200 and "Cancel this post?" in page.text and 'role="alertdialog"' in page.text
     assert "Nothing more of it will be sent to Morning news." in page.text and "Yes, cancel the post" in page.text
