@@ -29,8 +29,8 @@ def state_from_post(post: PostOut, zone: str) -> ComposeState:
     """The compose form as the stored post fills it."""
     state = ComposeState(text=post.text, channel_ids=[t.channel_id for t in post.targets], rubric=post.rubric or "",
                          timezone=post.timezone or zone, post_id=post.id)
-    if post.scheduled_at is None:
-        state.when = "draft"
+    if post.scheduled_at is None:  # a time typed for a draft is, as on the compose page, the first channel's
+        state.when, state.timezone = "draft", post.timezone or ""
     else:
         state.when, state.local_time = "at", local_input(post.scheduled_at, state.timezone)
     if post.media:
@@ -68,7 +68,7 @@ def to_update(state: ComposeState, post: PostOut, channels: Sequence[Channel], f
     data: dict[str, Any] = {"text": create.text, "channel_ids": create.channel_ids, "rubric": create.rubric}
     before = state_from_post(post, fallback_zone)
     changed_time = (state.when != before.when or state.local_time != before.local_time
-                    or (create.timezone or "") != (post.timezone or fallback_zone))
+                    or state.timezone != before.timezone)
     if state.when in ("now", "auto", "draft") or changed_time:
         data["scheduled_at"], data["timezone"] = create.scheduled_at, create.timezone
     same_media = (state.media_id, state.media_url, state.media_kind) == (
