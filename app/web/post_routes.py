@@ -168,6 +168,24 @@ async def reschedule_post(post_id: str, request: Request, session: SessionDep, u
     return await _act(request, session, user, post_id, "reschedule", values)
 
 
+@router.post("/posts/{post_id}/send")
+async def send_draft(post_id: str, request: Request, session: SessionDep, user: CsrfUserDep) -> Response:
+    """A draft (or any unsent post) to "publish now" or the best free slot, in one click from its page."""
+    form = await request.form()
+    when = str(form.get("when") or "")
+    settings = request.app.state.settings
+    try:
+        if when not in ("now", "auto"):
+            raise ApiError(422, "Choose Publish now or Put in the best slot.")
+        await post_service.update(session, user.workspace, post_id, PostUpdate(scheduled_at=when),
+                                  request.app.state.hub, public_base=settings.effective_public_base_url,
+                                  media_dir=settings.media_dir, spacing=settings.min_post_spacing)
+    except ApiError as exc:
+        return await _refused(request, session, user, post_id, exc)
+    await session.commit()
+    return redirect(f"/posts/{post_id}?done={when}")
+
+
 @router.get("/posts/{post_id}/delete")
 async def confirm_delete(post_id: str, request: Request, session: SessionDep, user: UserDep) -> Response:
     """The confirmation step of "Delete post"."""

@@ -349,3 +349,33 @@ async def test_an_instagram_pending_step_is_in_progress_not_an_error(web: httpx.
     assert "in progress: the platform is still processing the media" in page
     assert '<div class="progress-text">container IN_PROGRESS</div>' in page
     assert '<div class="error-text">container IN_PROGRESS</div>' not in page
+
+
+async def test_a_disabled_channel_is_not_dropped_silently(web: httpx.AsyncClient, client: httpx.AsyncClient) -> None:
+    ch = await make_channel(client, name="Paused")
+    post = await make_post(client, text="hello", channel_ids=[ch["id"]], scheduled_at=future())
+    assert (await client.patch(f"/api/v1/channels/{ch['id']}", json={"status": "disabled"})).status_code == 200
+    page = await web.get(f"/posts/{post['id']}/edit")
+    assert f'id="ch-{ch["id"]}"' in page.text and "· disabled" in page.text
+    r = await edit(web, post["id"], text="changed")
+    assert r.status_code == 422 and "disabled: Paused; enable them first" in r.text
+    assert (await get_post(client, post["id"]))["targets"][0]["channel_id"] == ch["id"]
+
+
+async def test_a_draft_goes_out_now_or_to_the_best_slot_from_its_page(web: httpx.AsyncClient,
+                                                                       client: httpx.AsyncClient) -> None:
+    ch = await make_channel(client)
+    post = await make_post(client, text="draft", channel_ids=[ch["id"]])
+    page = await web.get(f"/posts/{post['id']}")
+    assert ">Schedule</h2>" in page.text and "Publish now</button>" in page.text
+    token = csrf_of(page.text)
+    r = await web.post(f"/posts/{post['id']}/send", data={"csrf_token": token, "when": "auto"})
+    assert r.status_code == 303 and r.headers["location"].endswith("?done=auto")
+    assert (await get_post(client, post["id"]))["status"] == "scheduled"
+    assert "Scheduled at the best free slot:" in (await web.get(r.headers["location"])).text
+    other = await make_post(client, text="another", channel_ids=[ch["id"]])
+    r = await web.post(f"/posts/{other['id']}/send", data={"csrf_token": token, "when": "now"})
+    assert r.status_code == 303
+    assert "Publishing now." in (await web.get(r.headers["location"])).text
+    r = await web.post(f"/posts/{other['id']}/send", data={"csrf_token": token, "when": "later"})
+    assert r.status_code == 422 and "Choose Publish now or Put in the best slot." in r.text
