@@ -332,8 +332,8 @@ async def update(
     await validate_content(post, channels, {t.channel_id: t.overrides for t in targets}, hub, media_dir)
     post.updated_at = now
     await session.flush()
-    if "scheduled_at" in fields and post.scheduled_at is not None:
-        await schedule_changed(session)
+    if ("scheduled_at" in fields or data.channel_ids is not None) and post.scheduled_at is not None:
+        await schedule_changed(session)  # a new channel's target is due as well
     return post
 
 

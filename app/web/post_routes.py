@@ -52,6 +52,9 @@ async def _post_page(
     if done == "auto" and out.scheduled_at is not None and ids and ids[0] in channels:
         reason = await chosen_slot_reason(session, workspace, channels[ids[0]], out.scheduled_at)
     local_value = local_input(out.scheduled_at, zone) if out.scheduled_at is not None else ""
+    draft_zone = zone  # a draft's time is typed on its first channel's clock, as on the compose page
+    if post.timezone is None and out.scheduled_at is None and ids and ids[0] in channels:
+        draft_zone = channels[ids[0]].timezone
     can_restore = bool(undo.restorable(out.targets)) and TargetStatus.PUBLISHING not in statuses
     time_passed = out.scheduled_at is not None and out.scheduled_at < utcnow()
     return render(request, "post.html", {
@@ -67,7 +70,7 @@ async def _post_page(
         "can_restore": can_restore, "restore_needs_time": can_restore and time_passed,
         "restore": restore or {"when": "at" if out.scheduled_at else "draft", "local_time": local_value,
                                "timezone": zone},
-        "reschedule": reschedule or {"local_time": local_value, "timezone": zone},
+        "reschedule": reschedule or {"local_time": local_value, "timezone": draft_zone},
         "zones": zone_options(),
     }, user=user, status_code=status_code)
 

@@ -368,6 +368,7 @@ async def test_a_draft_goes_out_now_or_to_the_best_slot_from_its_page(web: httpx
     post = await make_post(client, text="draft", channel_ids=[ch["id"]])
     page = await web.get(f"/posts/{post['id']}")
     assert ">Schedule</h2>" in page.text and "Publish now</button>" in page.text
+    assert '<option value="Europe/Moscow" selected>' in page.text  # the channel's clock, as on the compose page
     token = csrf_of(page.text)
     r = await web.post(f"/posts/{post['id']}/send", data={"csrf_token": token, "when": "auto"})
     assert r.status_code == 303 and r.headers["location"].endswith("?done=auto")
