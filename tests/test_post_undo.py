@@ -80,6 +80,12 @@ async def test_restore_brings_a_cancel_back(client: httpx.AsyncClient, app: Any)
     r = await client.post(f"/api/v1/posts/{post['id']}/restore", json={"scheduled_at": None})
     assert r.status_code == 200 and r.json()["status"] == "draft" and r.json()["scheduled_at"] is None
     assert await targets_out_of_step(app) == []
+    # a channel disabled meanwhile is refused, as at creation
+    assert (await client.delete(f"/api/v1/posts/{post['id']}")).status_code == 200
+    assert (await client.patch(f"/api/v1/channels/{ch['id']}", json={"status": "disabled"})).status_code == 200
+    r = await client.post(f"/api/v1/posts/{post['id']}/restore")
+    assert r.status_code == 422 and "enable them first" in r.json()["detail"]
+    assert (await client.get(f"/api/v1/posts/{post['id']}")).json()["status"] == "cancelled"
 
 
 async def test_restore_after_the_time_passed_asks_for_one(client: httpx.AsyncClient, app: Any) -> None:

@@ -17,7 +17,7 @@ from app.models import Attempt, Post, Target, Workspace
 from app.models.statuses import TargetStatus
 from app.posts import repository as repo
 from app.posts.schemas import PostRestore
-from app.posts.service import PAST_TOLERANCE, get, parse_schedule
+from app.posts.service import PAST_TOLERANCE, get, load_channels, parse_schedule
 from app.publishing.wakeup import schedule_changed
 from app.timeutil import get_zone, utcnow
 
@@ -47,6 +47,7 @@ async def restore(session: AsyncSession, workspace: Workspace, post_id: str, dat
     if not back:
         raise Conflict("Nothing to restore: every cancelled channel had been tried before the cancel; "
                        "queue the text again as a new post instead.")
+    await load_channels(session, workspace, [t.channel_id for t in back])  # a disabled channel is refused
     if "timezone" in data.model_fields_set and data.timezone:
         post.timezone = data.timezone
     if "scheduled_at" in data.model_fields_set:
