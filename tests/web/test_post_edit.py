@@ -313,6 +313,8 @@ async def test_a_published_post_is_not_deletable(web: httpx.AsyncClient, client:
         await session.execute(update(Target).where(Target.post_id == post["id"]).values(status="published"))
         await session.commit()
     assert "Delete post" not in (await web.get(f"/posts/{post['id']}")).text
+    page = await web.get(f"/posts/{post['id']}/delete")
+    assert "This post cannot be deleted" in page.text and "Yes, delete the post" not in page.text
     r = await web.post(f"/posts/{post['id']}/delete", data={"csrf_token": token})
     assert r.status_code == 409 and "would not take it down on the platform" in r.text
 
