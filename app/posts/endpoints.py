@@ -16,8 +16,8 @@ from app.models.statuses import AttemptOutcome, TargetStatus
 from app.openapi import errors
 from app.pagination import Limit, decode_cursor, encode_cursor
 from app.posts import repository as repo
-from app.posts import service
-from app.posts.schemas import AttemptOut, PostCreate, PostList, PostOut, PostUpdate
+from app.posts import service, undo
+from app.posts.schemas import AttemptOut, PostCreate, PostList, PostOut, PostRestore, PostUpdate
 from app.timeutil import TimeInputError, parse_day_bound
 
 router = APIRouter(prefix="/posts", tags=["posts"])
@@ -114,15 +114,35 @@ async def update_post(
 ) -> PostOut:
     settings = request.app.state.settings
     post = await service.update(session, workspace, post_id, data, request.app.state.hub,
-                                public_base=settings.effective_public_base_url, media_dir=settings.media_dir)
+                                public_base=settings.effective_public_base_url, media_dir=settings.media_dir,
+                                spacing=settings.min_post_spacing)
     out = await service.to_out(session, workspace, post)
     await session.commit()
     return out
 
 
-@router.delete("/{post_id}", response_model=PostOut, responses=errors(404, 409))
-async def cancel_post(post_id: str, request: Request, session: SessionDep, workspace: CurrentWorkspace) -> PostOut:
+@router.delete("/{post_id}", response_model=PostOut, responses={**errors(404, 409), 204: {"description": "purged"}})
+async def cancel_post(
+    post_id: str, request: Request, session: SessionDep, workspace: CurrentWorkspace,
+    purge: Annotated[bool, Query(description="delete the post and its history instead of cancelling it (only "
+                                             "while nothing of it was published or is being sent); 204")] = False,
+) -> Response | PostOut:
+    if purge:
+        await undo.delete_post(session, workspace, post_id)
+        await session.commit()
+        return Response(status_code=204)
     post = await service.cancel(session, workspace, post_id)
+    out = await service.to_out(session, workspace, post)
+    await session.commit()
+    return out
+
+
+@router.post("/{post_id}/restore", response_model=PostOut, responses=errors(404, 409, 422))
+async def restore_post(
+    post_id: str, session: SessionDep, workspace: CurrentWorkspace, data: PostRestore | None = None
+) -> PostOut:
+    """Undo a cancel: the cancelled targets that were never tried go back to scheduled (or draft)."""
+    post = await undo.restore(session, workspace, post_id, data or PostRestore())
     out = await service.to_out(session, workspace, post)
     await session.commit()
     return out

@@ -90,6 +90,26 @@ class PostUpdate(BaseModel):
     kind: Literal["feed", "reel", "story"] | None = None
     priority: int | None = Field(default=None, ge=1, le=5)
     rubric: str | None = Field(default=None, max_length=100)
+    channel_ids: list[str] | None = Field(
+        default=None, min_length=1, max_length=100,
+        description="the post's channels from now on: targets of channels left out are removed, new ones added "
+        "(all while nothing is being published)",
+    )
+
+    @field_validator("channel_ids")
+    @classmethod
+    def _unique(cls, value: list[str] | None) -> list[str] | None:
+        return list(dict.fromkeys(value)) if value is not None else None
+
+
+class PostRestore(BaseModel):
+    """Undo a cancel: absent ``scheduled_at`` keeps the post's own time (refused once it has passed); a time,
+    ``"now"``, or ``null`` (a draft) sets a new one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scheduled_at: str | None = None
+    timezone: str | None = Field(default=None, max_length=64)
 
 
 class TargetOut(BaseModel):

@@ -9,13 +9,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.channels import repository as channel_repo
 from app.config import Settings
 from app.errors import ApiError, Conflict, Invalid, NotFound
-from app.models import Channel, MediaFile, Post, Target, Workspace
+from app.models import Attempt, Channel, MediaFile, Post, Target, Workspace
 from app.models.base import new_id
 from app.models.statuses import CANCELLABLE, RETRYABLE, TargetStatus
 from app.platforms import ConnectorHub
@@ -288,12 +288,17 @@ async def _lock_editable(session: AsyncSession, post: Post, now: datetime) -> li
 
 async def update(
     session: AsyncSession, workspace: Workspace, post_id: str, data: PostUpdate, hub: ConnectorHub, *,
-    public_base: str, media_dir: Path, now: datetime | None = None,
+    public_base: str, media_dir: Path, now: datetime | None = None, spacing: float = 7200.0,
 ) -> Post:
+    """Change what ``data`` names while every target is draft or scheduled (409 otherwise). ``channel_ids``
+    replaces the post's channels; ``scheduled_at: "auto"`` takes the best free slot (``spacing`` seconds from the
+    channels' other posts), as at creation."""
     now = now or utcnow()
     post = await get(session, workspace, post_id)
     targets = await _lock_editable(session, post, now)
     fields = data.model_fields_set
+    if data.channel_ids is not None:
+        targets = await retarget(session, workspace, post, targets, data.channel_ids)
     if "text" in fields and data.text is not None:
         post.text = data.text
     if "media" in fields and data.media is not None:
@@ -315,7 +320,10 @@ async def update(
     if "timezone" in fields:
         post.timezone = data.timezone
     if "scheduled_at" in fields:
-        post.scheduled_at = parse_schedule(data.scheduled_at, post.timezone, now)
+        if (data.scheduled_at or "").strip().lower() == "auto":
+            post.scheduled_at = await _best_slot(session, workspace, post, targets, now, spacing)
+        else:
+            post.scheduled_at = parse_schedule(data.scheduled_at, post.timezone, now)
         post.order_at = post.scheduled_at or post.created_at
         status = "scheduled" if post.scheduled_at is not None else "draft"
         for t in targets:  # every target of the post: targets.order_at is the calendar's copy of posts.order_at
@@ -324,9 +332,42 @@ async def update(
     await validate_content(post, channels, {t.channel_id: t.overrides for t in targets}, hub, media_dir)
     post.updated_at = now
     await session.flush()
-    if "scheduled_at" in fields and post.scheduled_at is not None:
-        await schedule_changed(session)
+    if ("scheduled_at" in fields or data.channel_ids is not None) and post.scheduled_at is not None:
+        await schedule_changed(session)  # a new channel's target is due as well
     return post
+
+
+async def retarget(
+    session: AsyncSession, workspace: Workspace, post: Post, targets: list[Target], channel_ids: Sequence[str]
+) -> list[Target]:
+    """Make ``channel_ids`` the post's channels: targets of the others are removed (with their attempt history:
+    they were never sent), new ones added in the post's state. The caller holds the targets (draft/scheduled)."""
+    await load_channels(session, workspace, channel_ids)  # unknown or disabled channels are refused
+    wanted = set(channel_ids)
+    gone = [t.id for t in targets if t.channel_id not in wanted]
+    if gone:
+        await session.execute(delete(Attempt).where(Attempt.target_id.in_(gone)))
+        await session.execute(delete(Target).where(Target.id.in_(gone)))
+    have = {t.channel_id for t in targets}
+    status = "scheduled" if post.scheduled_at is not None else "draft"
+    added = [Target(post_id=post.id, channel_id=cid, order_at=post.order_at, status=status, overrides={},
+                    next_attempt_at=post.scheduled_at) for cid in channel_ids if cid not in have]
+    session.add_all(added)
+    await session.flush()
+    by_channel = {t.channel_id: t for t in targets if t.channel_id in wanted} | {t.channel_id: t for t in added}
+    return [by_channel[cid] for cid in channel_ids]
+
+
+async def _best_slot(session: AsyncSession, workspace: Workspace, post: Post, targets: Sequence[Target],
+                     now: datetime, spacing: float) -> datetime:
+    """The analyzer's best free slot for the post's channels (its own current time does not count as busy)."""
+    from app.plan.service import auto_schedule  # the analyzer's slot finder
+
+    for t in targets:
+        t.status, t.next_attempt_at = "draft", None
+    await session.flush()
+    channels = await load_channels(session, workspace, [t.channel_id for t in targets])
+    return await auto_schedule(session, workspace, channels, now, spacing=spacing)
 
 
 async def cancel(session: AsyncSession, workspace: Workspace, post_id: str, now: datetime | None = None) -> Post:

@@ -35,7 +35,8 @@ async def _compose_page(
     request: Request, session: AsyncSession, user: WebUser, state: ComposeState, errors: Errors | None = None,
     *, status_code: int = 200, notice: str = "",
 ) -> Response:
-    channels = [c for c in await channel_repo.list_all(session, user.workspace.id) if c.status != "disabled"]
+    channels = [c for c in await channel_repo.list_all(session, user.workspace.id)
+                if c.status != "disabled" or c.id in state.channel_ids]  # an edited post keeps showing its own
     if not state.channel_ids and len(channels) == 1:
         state.channel_ids = [channels[0].id]
     return render(request, "compose.html", {

@@ -38,6 +38,7 @@ class ComposeState:
     media_name: str = ""
     rubric: str = ""
     overrides: dict[str, str] = field(default_factory=dict)
+    post_id: str = ""  # set when the form edits a stored post (its page's "Edit")
 
     @property
     def media_preview(self) -> str:
@@ -63,7 +64,10 @@ def read_form(form: FormData) -> ComposeState:
         media_id=_text(form, "media_id", 64).strip(),
         media_name=_text(form, "media_name", 200).strip(),
         rubric=_text(form, "rubric", 100).strip(),
+        post_id=_text(form, "post_id", 64).strip(),
     )
+    if _text(form, "media_remove"):  # "remove the file" ticked (the no-JavaScript way to drop an upload)
+        state.media_id = state.media_name = ""
     for key, value in form.multi_items():
         if key.startswith("override_") and isinstance(value, str) and value.strip():
             state.overrides[key.removeprefix("override_")] = value.replace("\r\n", "\n")

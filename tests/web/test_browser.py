@@ -229,7 +229,7 @@ def test_queue_a_post_and_find_it_in_the_calendar(page: Page) -> None:
     page.fill("#local_time", (datetime.now(ZoneInfo(ZONE)) + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%S"))
     shot(page, "new-post")
     STATE["post_id"] = queue_post(page, "Hello from the browser test 👋 — the first post of the day.")
-    expect(page.locator(".banner-success")).to_contain_text("queued")
+    expect(page.locator(".banner-success")).to_contain_text("Scheduled for")
     page.goto("/calendar")
     expect(page.locator(f"a.entry[href='/posts/{STATE['post_id']}']")).to_be_visible()
     shot(page, "calendar")

@@ -207,7 +207,8 @@ async def test_queue_a_post_in_the_channel_zone(web: httpx.AsyncClient, client: 
     post = (await client.get(f"/api/v1/posts/{post_id}")).json()
     assert post["scheduled_at"].startswith("2030-01-15T17:00") and post["timezone"] == "Europe/Moscow"
     page = await web.get(r.headers["location"])
-    assert "The post is queued" in page.text and "UTC+03:00" in page.text and "News" in page.text
+    assert "Scheduled for Tue 15 Jan 2030, 20:00 (Europe/Moscow)." in page.text
+    assert "UTC+03:00" in page.text and "News" in page.text
 
 
 async def test_draft_now_and_overrides(web: httpx.AsyncClient, client: httpx.AsyncClient) -> None:
