@@ -91,5 +91,16 @@
     });
   }
 
-  document.addEventListener("DOMContentLoaded", setup);
+  // the filter form leaves out the filters set to "all", so the addresses stay short and shareable
+  function setupFilters() {
+    var form = document.querySelector("form.calendar-filters");
+    if (!form) return;
+    form.addEventListener("formdata", function (ev) {
+      ["channel", "rubric", "status"].forEach(function (name) {
+        if (!ev.formData.get(name)) ev.formData.delete(name);
+      });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { setup(); setupFilters(); });
 })();
