@@ -357,6 +357,15 @@ def test_filters_narrow_the_calendar_and_links_keep_them(desktop: Page) -> None:
     expect(grid.locator(f"a[data-post-id='{STATE['week_post']}']")).to_be_visible()
 
 
+def test_hidden_wins_over_display_rules(desktop: Page) -> None:
+    """With JavaScript the compose form uploads on pick and hides its Upload button (a ``.button`` is inline-flex,
+    which used to beat ``[hidden]``: the button showed anyway)."""
+    desktop.goto("/posts/new")
+    upload = desktop.locator("button[data-upload]")
+    expect(upload).to_have_attribute("hidden", "")
+    expect(upload).to_be_hidden()
+
+
 def test_docs_render_with_no_other_host(desktop: Page) -> None:
     desktop.goto("/docs")
     expect(desktop.locator(".opblock").first).to_be_visible(timeout=20_000)
