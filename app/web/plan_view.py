@@ -122,10 +122,10 @@ def month_bounds(month: date) -> tuple[date, date]:
 
 
 def _calendar_stmt(
-    workspace_id: str, start: datetime | None, end: datetime | None, filters: Filters, *, timed: bool,
-    after: tuple[datetime, str] | None, limit: int, newest_first: bool = False,
+    workspace_id: str, start: datetime, end: datetime, filters: Filters, *, after: tuple[datetime, str] | None,
+    limit: int,
 ) -> Select[Post]:
-    """The calendar's posts in (order_at, id) order: ``timed`` ones (with a time) or the drafts without one.
+    """The calendar's posts with a time in [start, end), in (order_at, id) order (drafts without one: the tray).
 
     With a channel the query walks that channel's targets (``ix_targets_channel_order``), as
     ``app.posts.repository.list_page`` does; ``status`` means "a channel of the post is in that status" (as
@@ -137,11 +137,7 @@ def _calendar_stmt(
     else:
         stmt = select(Post).where(Post.workspace_id == workspace_id)
         key = (Post.order_at, Post.id)
-    if start is not None:
-        stmt = stmt.where(key[0] >= start)
-    if end is not None:
-        stmt = stmt.where(key[0] < end)
-    stmt = stmt.where(Post.scheduled_at.is_not(None) if timed else Post.scheduled_at.is_(None))
+    stmt = stmt.where(key[0] >= start, key[0] < end, Post.scheduled_at.is_not(None))
     if filters.rubric:
         stmt = stmt.where(Post.rubric == filters.rubric)
     if filters.status == "partially_published":
@@ -152,9 +148,8 @@ def _calendar_stmt(
         other = aliased(Target)
         stmt = stmt.where(exists().where(other.post_id == Post.id, other.status == filters.status))
     if after is not None:
-        stmt = stmt.where(tuple_(*key) < after if newest_first else tuple_(*key) > after)
-    order = [k.desc() for k in key] if newest_first else list(key)
-    return stmt.order_by(*order).limit(limit)
+        stmt = stmt.where(tuple_(*key) > after)
+    return stmt.order_by(*key).limit(limit)
 
 
 async def posts_between(
@@ -171,7 +166,7 @@ async def posts_between(
     after: tuple[datetime, str] | None = None
     while True:
         want = min(PAGE, limit + 1 - len(out))
-        stmt = _calendar_stmt(workspace.id, start, end, filters, timed=True, after=after, limit=want)
+        stmt = _calendar_stmt(workspace.id, start, end, filters, after=after, limit=want)
         page = list((await session.execute(stmt)).scalars())
         if len(out) + len(page) > limit:
             out.extend(await post_service.to_out_many(session, workspace, page[: limit - len(out)]))
@@ -189,8 +184,14 @@ async def drafts_tray(
     status filter asks for something other than drafts), and whether there are more."""
     if filters.status not in (None, "", "draft"):
         return [], False
-    stmt = _calendar_stmt(workspace.id, None, None, filters, timed=False, after=None, limit=TRAY_MAX + 1,
-                          newest_first=True)
+    # through the draft targets (ix_targets_due leads with status): never a walk over the scheduled posts
+    drafts = select(Target.post_id).where(Target.status == "draft")
+    if filters.channel_id is not None:
+        drafts = drafts.where(Target.channel_id == filters.channel_id)
+    stmt = select(Post).where(Post.workspace_id == workspace.id, Post.id.in_(drafts), Post.scheduled_at.is_(None))
+    if filters.rubric:
+        stmt = stmt.where(Post.rubric == filters.rubric)
+    stmt = stmt.order_by(Post.created_at.desc(), Post.id.desc()).limit(TRAY_MAX + 1)
     page = list((await session.execute(stmt)).scalars())
     posts = await post_service.to_out_many(session, workspace, page[:TRAY_MAX])
     names = {c.id: c.name for c in channels}

@@ -7,7 +7,9 @@ import re
 from typing import Any
 
 import httpx
+import pytest
 
+from app.web import plan_view
 from tests.conftest import make_channel
 from tests.web.conftest import csrf_of, set_workspace
 
@@ -198,3 +200,18 @@ async def test_the_move_form_works_without_javascript(web: httpx.AsyncClient, cl
     assert r.status_code == 303 and r.headers["location"].startswith("/calendar?moved=")
     missing = await web.get("/calendar/move/no-such-post")
     assert missing.status_code == 404 and "Post not found" in missing.text
+
+
+async def test_the_tray_shows_the_newest_drafts_and_says_when_there_are_more(
+    web: httpx.AsyncClient, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(plan_view, "TRAY_MAX", 2)
+    ch = await make_channel(client)
+    drafts = [await _post(client, [ch["id"]], f"draft number {i}", None) for i in range(3)]
+    await _post(client, [ch["id"]], "timed, not a draft", "2030-01-10T10:00:00Z")
+    tray = _tray((await web.get("/calendar?month=2030-01")).text)
+    assert drafts[2]["id"] in tray and drafts[1]["id"] in tray and drafts[0]["id"] not in tray
+    assert "Only the newest 2 drafts are shown." in tray and "(2+)" in tray
+    assert "timed, not a draft" not in tray
+    none = _tray((await web.get("/calendar?month=2030-01&status=scheduled")).text)
+    assert "No drafts with these filters" in none
