@@ -231,7 +231,7 @@ def test_queue_a_post_and_find_it_in_the_calendar(page: Page) -> None:
     STATE["post_id"] = queue_post(page, "Hello from the browser test 👋 — the first post of the day.")
     expect(page.locator(".banner-success")).to_contain_text("Scheduled for")
     page.goto("/calendar")
-    expect(page.locator(f"a.entry[href='/posts/{STATE['post_id']}']")).to_be_visible()
+    expect(page.locator(f"a.entry-link[href='/posts/{STATE['post_id']}']")).to_be_visible()
     shot(page, "calendar")
 
 
