@@ -110,6 +110,14 @@ class TargetOut(BaseModel):
     prepare_error: str | None = None
 
 
+class PostWarning(BaseModel):
+    """A cadence or conflict check's finding (app.cadence): informs, never refuses."""
+
+    code: str = Field(description="too_close, duplicate_text, plan_gap, too_many_per_day, holiday, significant_date")
+    message: str
+    channel_id: str | None = Field(default=None, description="the channel it is about (null: the post's day)")
+
+
 class PostOut(BaseModel):
     id: str
     status: PostStatus
@@ -125,6 +133,8 @@ class PostOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     targets: list[TargetOut]
+    warnings: list[PostWarning] = Field(
+        default_factory=list, description="cadence and conflict checks (create, update and GET of one post)")
 
 
 class PostList(BaseModel):

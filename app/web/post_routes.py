@@ -17,6 +17,7 @@ from app.posts import service as post_service
 from app.posts.schemas import PostUpdate
 from app.timeutil import get_zone
 from app.web.insights import chosen_slot_reason
+from app.web.plan_post import post_plan_context
 from app.web.plan_view import rubric_class, rubric_classes, zone_of
 from app.web.post_form import zone_options
 from app.web.render import redirect, render
@@ -62,6 +63,7 @@ async def _post_page(
         "can_reschedule": bool(statuses) and statuses <= {TargetStatus.DRAFT, TargetStatus.SCHEDULED},
         "reschedule": reschedule or {"local_time": local_value, "timezone": zone},
         "zones": zone_options(),
+        **await post_plan_context(session, workspace, post, out, channels, request.app.state.settings),
     }, user=user, status_code=status_code)
 
 
