@@ -51,6 +51,17 @@ class PostOptions(BaseModel):
     kind: Literal["feed", "reel", "story"] = "feed"
 
 
+def _utm(value: str | None) -> str | None:
+    """A post's UTM template, checked and written in its canonical form (``None`` when empty)."""
+    from app.errors import ApiError
+    from app.links.utm import format_template, parse_template
+
+    try:
+        return format_template(parse_template(value, "utm")) or None
+    except ApiError as exc:
+        raise ValueError(exc.errors[0]["message"] if exc.errors else exc.detail) from None
+
+
 class PostCreate(PostOptions):
     text: str = Field(default="", max_length=100_000)
     media: list[MediaIn] = Field(default_factory=list, max_length=20)
@@ -66,6 +77,10 @@ class PostCreate(PostOptions):
     not_before: str | None = None
     rubric: str | None = Field(default=None, max_length=100, description="a rubric's name (any case); a new name "
                                "creates the rubric; null or empty: none")
+    utm: str | None = Field(default=None, max_length=1000, description="UTM tags of this post's links over the "
+                            "channel's, e.g. utm_campaign=spring&utm_content={channel}; applied when sent")
+
+    _check_utm = field_validator("utm")(lambda v: _utm(v))
 
     @field_validator("channel_ids")
     @classmethod
@@ -90,6 +105,9 @@ class PostUpdate(BaseModel):
     kind: Literal["feed", "reel", "story"] | None = None
     priority: int | None = Field(default=None, ge=1, le=5)
     rubric: str | None = Field(default=None, max_length=100)
+    utm: str | None = Field(default=None, max_length=1000, description="null or '': the channel's tags only")
+
+    _check_utm = field_validator("utm")(lambda v: _utm(v))
 
 
 class TargetOut(BaseModel):

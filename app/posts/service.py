@@ -189,7 +189,7 @@ async def create(
     overrides = await _overrides(session, workspace, data.overrides, data.channel_ids, public_base, hub.fetch_policy)
     post = Post(
         workspace_id=workspace.id, text=data.text, media=media,
-        options=data.model_dump(include=OPTION_FIELDS),
+        options={**data.model_dump(include=OPTION_FIELDS), **({"utm": data.utm} if data.utm else {})},
         scheduled_at=scheduled_at, timezone=data.timezone, order_at=scheduled_at or now,
         priority=data.priority,
     )
@@ -299,8 +299,8 @@ async def update(
     if "media" in fields and data.media is not None:
         post.media = await resolve_media(session, workspace, data.media, public_base, "media", hub.fetch_policy)
     options = dict(post.options)
-    for key in ("text_format", "link", "link_preview", "silent", "kind"):
-        if key in fields and (getattr(data, key) is not None or key == "link"):
+    for key in ("text_format", "link", "link_preview", "silent", "kind", "utm"):
+        if key in fields and (getattr(data, key) is not None or key in ("link", "utm")):
             options[key] = getattr(data, key)
     post.options = options
     if data.priority is not None:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cadence.service import check_stored
 from app.config import Settings
+from app.links import service as links
 from app.models import Channel, Post, Workspace
 from app.posts.schemas import PostOut
 
@@ -22,4 +23,10 @@ async def post_plan_context(session: AsyncSession, workspace: Workspace, post: P
     if out.status in ("draft", "scheduled"):
         warnings = await check_stored(session, workspace, post)
     names = {cid: ch.name for cid, ch in channels.items()}
-    return {"plan_warnings": [{**w, "channel": names.get(w["channel_id"] or "", "")} for w in warnings]}
+    outgoing = await links.preview(session, workspace, post, settings.effective_public_base_url, settings.media_dir,
+                                   store=False)
+    counted = await links.clicks(session, workspace, post_id=post.id)
+    return {"plan_warnings": [{**w, "channel": names.get(w["channel_id"] or "", "")} for w in warnings],
+            "outgoing": [o for o in outgoing if o["tagged"]],
+            "clicks": {**counted, "by_channel": [{**c, "name": names.get(c["channel_id"], c["channel_id"])}
+                                                 for c in counted["by_channel"]]}}
