@@ -23,6 +23,7 @@ from app.deps import refuse_nul_characters
 from app.errors import install_error_handlers
 from app.export.endpoints import feed_router
 from app.export.endpoints import router as export_router
+from app.goals.endpoints import router as goals_router
 from app.health import router as health_router
 from app.jobs import PERIODIC_JOBS
 from app.links.endpoints import public_router as links_public_router
@@ -223,7 +224,8 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = True, 
     install_openapi(app)
     api = APIRouter(prefix="/api/v1", responses=API_ERRORS, dependencies=[Depends(refuse_nul_characters)])
     # the content plan's routers first: /posts/export must not be read as /posts/{post_id}
-    for router in (export_router, workspace_router, rubrics_router, mix_router, dates_router, links_router):
+    for router in (export_router, workspace_router, rubrics_router, mix_router, dates_router, links_router,
+                   goals_router):
         api.include_router(router)
     for router in (channels_router, posts_router, media_router, series_router, status_router, analytics_router,
                    plan_router):

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.channels import repository as channel_repo
 from app.db import SessionDep
 from app.errors import ApiError
-from app.web.render import redirect
-from app.web.session import CsrfUserDep
+from app.goals import service as goal_service
+from app.goals.service import GoalMetric
+from app.web.render import redirect, render
+from app.web.session import CsrfUserDep, UserDep, WebUser
 from app.web.settings_routes import settings_page_response
 from app.workspaces import service as workspace_service
 
@@ -50,3 +54,60 @@ async def save_plan_settings(request: Request, session: SessionDep, user: CsrfUs
                                             extra={"plan_errors": errors["plan"], "plan_values": values})
     await session.commit()
     return redirect("/settings?done=saved#plan-checks")
+
+
+GOAL_NOTICES = {"added": "The goal is added.", "deleted": "The goal is deleted."}
+
+
+async def _goals_page(request: Request, session: AsyncSession, user: WebUser, *, errors: list[str] | None = None,
+                      values: dict[str, str] | None = None, status_code: int = 200) -> Response:
+    workspace = user.workspace
+    channels = await channel_repo.list_all(session, workspace.id)
+    names = {c.id: c.name for c in channels}
+    goals = [{**await goal_service.out(session, workspace, g), "channel": names.get(g.channel_id or "", "")}
+             for g in await goal_service.list_all(session, workspace)]
+    return render(request, "goals.html", {
+        "goals": goals, "channels": channels, "metrics": [(m.value, goal_service.LABELS[m]) for m in GoalMetric],
+        "shares": [m.value for m in goal_service.SHARES], "errors": errors or [], "values": values or {},
+        "notice": GOAL_NOTICES.get(request.query_params.get("done", ""), ""),
+    }, user=user, status_code=status_code)
+
+
+@router.get("/goals")
+async def goals_page(request: Request, session: SessionDep, user: UserDep) -> Response:
+    """Goals and KPIs: each one's progress, where the current pace leads, and a form to add one."""
+    return await _goals_page(request, session, user)
+
+
+@router.post("/goals")
+async def add_goal(request: Request, session: SessionDep, user: CsrfUserDep) -> Response:
+    form = await request.form()
+    values = {k: str(form.get(k) or "").strip()[:200] for k in ("metric", "target", "deadline", "channel_id", "name")}
+    try:
+        text = values["target"].removesuffix("%").strip()
+        try:
+            target = float(text.replace(",", "."))
+        except ValueError:
+            raise ApiError(422, "not a number", [{"field": "target", "message":
+                           "the target is a number, e.g. 10000 (or 5% for a share)"}]) from None
+        if values["target"].endswith("%"):
+            target /= 100
+        await goal_service.create(session, user.workspace, {**values, "target": target,
+                                                            "channel_id": values["channel_id"] or None})
+    except ApiError as exc:
+        await session.rollback()
+        await session.refresh(user.workspace)
+        messages = [str(e.get("message") or exc.detail) for e in exc.errors] or [exc.detail]
+        return await _goals_page(request, session, user, errors=messages, values=values, status_code=422)
+    await session.commit()
+    return redirect("/goals?done=added")
+
+
+@router.post("/goals/{goal_id}/delete")
+async def delete_goal(goal_id: str, request: Request, session: SessionDep, user: CsrfUserDep) -> Response:
+    try:
+        await goal_service.delete(session, user.workspace, goal_id)
+    except ApiError as exc:
+        return await _goals_page(request, session, user, errors=[exc.detail], status_code=exc.status)
+    await session.commit()
+    return redirect("/goals?done=deleted")
