@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from difflib import SequenceMatcher
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.dates.service import markers_between
@@ -72,11 +72,18 @@ def normalise(text: str) -> str:
 
 def similar(a: str, b: str) -> bool:
     """``a`` and ``b`` (both :func:`normalise`\\ d) are the same or nearly the same text."""
-    if not a or not b:
+    matcher = SequenceMatcher(None, autojunk=False)
+    matcher.set_seq2(a)
+    return _similar_to(matcher, a, b)
+
+
+def _similar_to(matcher: SequenceMatcher[str], mine: str, other: str) -> bool:
+    """:func:`similar` with ``mine`` already indexed as the matcher's second sequence."""
+    if not mine or not other:
         return False
-    if a == b:
+    if mine == other:
         return True
-    matcher = SequenceMatcher(None, a, b, autojunk=False)
+    matcher.set_seq1(other)
     return matcher.real_quick_ratio() >= SIMILAR and matcher.quick_ratio() >= SIMILAR and matcher.ratio() >= SIMILAR
 
 
@@ -123,41 +130,72 @@ async def check_post(
     out: list[dict[str, Any]] = []
     ref = at or now
     window = timedelta(days=limits.duplicate_window_days)
-    others = await _nearby(session, ids, post.id, ref - window, ref + window)
-    for ch in channels:
-        mine = normalise(texts.get(ch.id, post.text))
-        rows = sorted(others.get(ch.id, []), key=lambda r: abs(r[0] - ref))
-        if at is not None:
+    times: dict[str, list[tuple[datetime, str, str]]] = {}
+    if at is not None:  # times only, in the span the spacing and the day's count can reach
+        reach = max([timedelta(hours=36), *(g for c in channels if (g := spacing_of(c, workspace)) is not None)])
+        times = await _times(session, ids, post.id, at - reach, at + reach)
+        for ch in channels:
+            rows = times.get(ch.id, [])
             out += _spacing(ch, workspace, at, rows)
             out += _per_day(ch, at, rows, limits)
-        for when, _pid, text in rows[:MAX_COMPARED]:
-            if similar(mine, normalise(text)):
+    for ch in channels:
+        mine = normalise(texts.get(ch.id, post.text))
+        if not mine:
+            continue
+        matcher = SequenceMatcher(None, autojunk=False)
+        matcher.set_seq2(mine)  # the costly side is indexed once per channel
+        found = await _texts(session, ch.id, post.id, ref, window)
+        if at is not None and window >= timedelta(days=limits.max_gap_days):  # the nearest on each side, if any
+            times.setdefault(ch.id, []).extend((when, "", "") for when, _ in found)
+        for when, text in found:
+            if _similar_to(matcher, mine, normalise(text)):
                 state = "published" if when <= now else "planned"
                 local = when.astimezone(_zone(ch.timezone)).strftime("%Y-%m-%d %H:%M")
                 out.append(_warning("duplicate_text", f"'{ch.name}' has the same or nearly the same text {state} "
                                     f"for {local} ({_snippet(text)}); repeat it only on purpose.", ch.id))
                 break
     if at is not None:
-        out += await _gaps(session, workspace, channels, post.id, at, limits, now, moved_from)
+        out += await _gaps(session, workspace, channels, post.id, at, limits, now, moved_from, times)
         if holidays:
             out += await _holidays(session, workspace, at)
     return out
 
 
-async def _nearby(session: AsyncSession, channel_ids: Sequence[str], post_id: str, lo: datetime, hi: datetime
-                  ) -> dict[str, list[tuple[datetime, str, str]]]:
-    """The other posts in the plan of each channel within [lo, hi]: ``(when, post id, the channel's text)``."""
+async def _times(session: AsyncSession, channel_ids: Sequence[str], post_id: str, lo: datetime, hi: datetime
+                 ) -> dict[str, list[tuple[datetime, str, str]]]:
+    """The times of the other posts in the plan of each channel within [lo, hi]: ``(when, post id, "")``."""
     stmt = (
-        select(Target.channel_id, Target.order_at, Target.post_id, Target.overrides, Post.text)
-        .join(Post, Post.id == Target.post_id)
+        select(Target.channel_id, Target.order_at, Target.post_id)
         .where(Target.channel_id.in_(list(channel_ids)), Target.status.in_(IN_PLAN), Target.post_id != post_id,
                Target.order_at >= lo, Target.order_at <= hi)
     )
     found: dict[str, list[tuple[datetime, str, str]]] = {}
-    for cid, when, pid, overrides, text in (await session.execute(stmt)).all():
-        own = (overrides or {}).get("text") if isinstance(overrides, dict) else None
-        found.setdefault(cid, []).append((when, pid, own if own is not None else text or ""))
+    for cid, when, pid in (await session.execute(stmt)).all():
+        found.setdefault(cid, []).append((when, pid, ""))
     return found
+
+
+async def _texts(session: AsyncSession, channel_id: str, post_id: str, ref: datetime, window: timedelta
+                 ) -> list[tuple[datetime, str]]:
+    """The texts (the channel's override where there is one) of the channel's other posts within ``window`` of
+    ``ref``: the :data:`MAX_COMPARED` nearest on each side, nearest first (two index range scans)."""
+    base = (
+        select(Target.order_at, Target.overrides, Post.text).join(Post, Post.id == Target.post_id)
+        .where(Target.channel_id == channel_id, Target.status.in_(IN_PLAN), Target.post_id != post_id)
+    )
+    before = base.where(Target.order_at <= ref, Target.order_at >= ref - window) \
+        .order_by(Target.order_at.desc()).limit(MAX_COMPARED // 2)
+    after = base.where(Target.order_at > ref, Target.order_at <= ref + window) \
+        .order_by(Target.order_at).limit(MAX_COMPARED // 2)
+    b, a = before.subquery(), after.subquery()
+    both = union_all(select(b.c.order_at, b.c.overrides, b.c.text), select(a.c.order_at, a.c.overrides, a.c.text))
+    rows = list((await session.execute(both)).all())  # one round trip for both sides
+    rows.sort(key=lambda r: abs(r[0] - ref))
+    out = []
+    for when, overrides, text in rows:
+        own = overrides.get("text") if isinstance(overrides, dict) else None
+        out.append((when, own if own is not None else text or ""))
+    return out
 
 
 def _spacing(ch: Channel, workspace: Workspace, at: datetime, rows: Iterable[tuple[datetime, str, str]]
@@ -187,24 +225,36 @@ def _per_day(ch: Channel, at: datetime, rows: Iterable[tuple[datetime, str, str]
                      f"limit is {limits.max_posts_per_day} a day.", ch.id)]
 
 
-async def _neighbours(session: AsyncSession, channel_ids: Sequence[str], post_id: str, at: datetime
+async def _neighbours(session: AsyncSession, channel_ids: Sequence[str], post_id: str, at: datetime,
+                      known: Mapping[str, Sequence[tuple[datetime, str, str]]] | None = None
                       ) -> tuple[dict[str, datetime], dict[str, datetime]]:
-    """Each channel's nearest other post in the plan before and after ``at``."""
-    base = (Target.channel_id.in_(list(channel_ids)), Target.status.in_(IN_PLAN), Target.post_id != post_id)
-    before = select(Target.channel_id, func.max(Target.order_at)).where(*base, Target.order_at < at) \
-        .group_by(Target.channel_id)
-    after = select(Target.channel_id, func.min(Target.order_at)).where(*base, Target.order_at > at) \
-        .group_by(Target.channel_id)
-    prev = {cid: when for cid, when in (await session.execute(before)).all()}
-    nxt = {cid: when for cid, when in (await session.execute(after)).all()}
+    """Each channel's nearest other post in the plan before and after ``at``; ``known`` (posts already read near
+    ``at``) answers a side without a query where it holds one."""
+    prev: dict[str, datetime] = {}
+    nxt: dict[str, datetime] = {}
+    for cid, rows in (known or {}).items():
+        if earlier := [w for w, _, _ in rows if w < at]:
+            prev[cid] = max(earlier)
+        if later := [w for w, _, _ in rows if w > at]:
+            nxt[cid] = min(later)
+    base = (Target.status.in_(IN_PLAN), Target.post_id != post_id)
+    if missing := [c for c in channel_ids if c not in prev]:
+        before = select(Target.channel_id, func.max(Target.order_at)) \
+            .where(Target.channel_id.in_(missing), *base, Target.order_at < at).group_by(Target.channel_id)
+        prev.update({cid: when for cid, when in (await session.execute(before)).all()})
+    if missing := [c for c in channel_ids if c not in nxt]:
+        after = select(Target.channel_id, func.min(Target.order_at)) \
+            .where(Target.channel_id.in_(missing), *base, Target.order_at > at).group_by(Target.channel_id)
+        nxt.update({cid: when for cid, when in (await session.execute(after)).all()})
     return prev, nxt
 
 
 async def _gaps(session: AsyncSession, workspace: Workspace, channels: Sequence[Channel], post_id: str,
-                at: datetime, limits: Limits, now: datetime, moved_from: datetime | None) -> list[dict[str, Any]]:
+                at: datetime, limits: Limits, now: datetime, moved_from: datetime | None,
+                known: Mapping[str, Sequence[tuple[datetime, str, str]]] | None = None) -> list[dict[str, Any]]:
     longest = timedelta(days=limits.max_gap_days)
     ids = [c.id for c in channels]
-    prev, nxt = await _neighbours(session, ids, post_id, at)
+    prev, nxt = await _neighbours(session, ids, post_id, at, known)
     out: list[dict[str, Any]] = []
 
     def day(ch: Channel, when: datetime) -> str:

@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.cadence.service import check_stored
+from app.cadence.service import check_post
 from app.channels import repository as channel_repo
 from app.config import Settings
 from app.dates.service import markers_between
@@ -216,7 +216,8 @@ async def check_rows(
             else:
                 report.created.append(post.id)
                 # the cadence checks, each row against the plan and the rows before it (holidays: below)
-                for w in await check_stored(session, workspace, post, holidays=False):
+                chosen = [channels.by_id[cid] for cid in data.channel_ids if cid in channels.by_id]
+                for w in await check_post(session, workspace, post, chosen, holidays=False):
                     column = "text" if w["code"] == "duplicate_text" else "time"
                     report.warnings.append({"row": number, "column": column, **w})
         if progress is not None:
