@@ -159,3 +159,11 @@ def job_rules(job: Any, public_base: str) -> LinkRules:
         channel_template=job.channel_utm, workspace_template=job.workspace_utm,
         post_template=options.get("utm") if isinstance(options, Mapping) else None, domains=job.utm_domains,
         short_links=bool(job.short_links), public_base=public_base)
+
+
+def outgoing_checked(content: PostContent, post: Post, channel: Channel, workspace: Workspace, public_base: str,
+                     rubric: str | None = None) -> PostContent:
+    """The content a creation checks against the platform's limits: as it will be sent (tags, short links)."""
+    facts: dict[str, Any] = {"id": post.id or "", "options": post.options, "rubric": post.rubric or rubric,
+                             "scheduled_at": post.scheduled_at, "timezone": post.timezone}
+    return outgoing(content, rules_of(facts, channel, workspace, public_base))[0]

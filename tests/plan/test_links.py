@@ -167,3 +167,14 @@ async def test_post_page_shows_what_each_platform_receives(client: httpx.AsyncCl
     assert "https://shop.example/x?utm_source=telegram&amp;utm_medium=social" in page
     assert "https://shop.example/x?utm_source=vk&amp;utm_medium=social" not in page  # VK has no template of its own
     assert vk["id"] in chans
+
+
+async def test_the_tagged_text_is_what_the_limits_are_checked_on(api: httpx.AsyncClient) -> None:
+    ch = await _setup_tags(api)
+    text = "x" * 4060 + " https://shop.example/a"  # 4,083 characters as written, over 4,096 once tagged
+    body = {"text": text, "channel_ids": [ch["id"]], "scheduled_at": None}
+    r = await api.post("/api/v1/posts", json=body)
+    assert r.status_code == 422 and r.json()["errors"][0]["channel_id"] == ch["id"], r.text
+    assert "4096" in r.json()["detail"] or "4,096" in r.json()["detail"], r.json()["detail"]
+    assert (await api.patch(f"/api/v1/channels/{ch['id']}", json={"utm_template": None})).status_code == 200
+    assert (await api.post("/api/v1/posts", json=body)).status_code == 201  # no tags: it fits
