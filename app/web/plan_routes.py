@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,6 +13,8 @@ from app.db import SessionDep
 from app.errors import ApiError
 from app.goals import service as goal_service
 from app.goals.service import GoalMetric
+from app.links import costs
+from app.timeutil import utcnow
 from app.web.render import redirect, render
 from app.web.session import CsrfUserDep, UserDep, WebUser
 from app.web.settings_routes import settings_page_response
@@ -56,17 +60,22 @@ async def save_plan_settings(request: Request, session: SessionDep, user: CsrfUs
     return redirect("/settings?done=saved#plan-checks")
 
 
-GOAL_NOTICES = {"added": "The goal is added.", "deleted": "The goal is deleted."}
+GOAL_NOTICES = {"added": "The goal is added.", "deleted": "The goal is deleted.",
+                "spend_added": "The spend is recorded."}
 
 
 async def _goals_page(request: Request, session: AsyncSession, user: WebUser, *, errors: list[str] | None = None,
-                      values: dict[str, str] | None = None, status_code: int = 200) -> Response:
+                      values: dict[str, str] | None = None, status_code: int = 200,
+                      spend_errors: list[str] | None = None) -> Response:
     workspace = user.workspace
     channels = await channel_repo.list_all(session, workspace.id)
     names = {c.id: c.name for c in channels}
     goals = [{**await goal_service.out(session, workspace, g), "channel": names.get(g.channel_id or "", "")}
              for g in await goal_service.list_all(session, workspace)]
+    today = utcnow().date()
+    report = await costs.report(session, workspace, today - timedelta(days=29), today)
     return render(request, "goals.html", {
+        "costs": report, "spend_errors": spend_errors or [],
         "goals": goals, "channels": channels, "metrics": [(m.value, goal_service.LABELS[m]) for m in GoalMetric],
         "shares": [m.value for m in goal_service.SHARES], "errors": errors or [], "values": values or {},
         "notice": GOAL_NOTICES.get(request.query_params.get("done", ""), ""),
@@ -111,3 +120,26 @@ async def delete_goal(goal_id: str, request: Request, session: SessionDep, user:
         return await _goals_page(request, session, user, errors=[exc.detail], status_code=exc.status)
     await session.commit()
     return redirect("/goals?done=deleted")
+
+
+@router.post("/goals/spend")
+async def add_spend(request: Request, session: SessionDep, user: CsrfUserDep) -> Response:
+    """Record money spent on a channel (the costs table beside the goals)."""
+    form = await request.form()
+    values = {k: str(form.get(k) or "").strip()[:500] for k in ("channel_id", "amount", "currency", "start", "end",
+                                                                "note")}
+    try:
+        try:
+            amount = float(values["amount"].replace(",", "."))
+        except ValueError:
+            raise ApiError(422, "not a number", [{"field": "amount", "message":
+                           "the amount is a number, e.g. 120.50"}]) from None
+        await costs.add(session, user.workspace, values["channel_id"], amount=amount, currency=values["currency"],
+                        start=values["start"], end=values["end"], note=values["note"] or None)
+    except ApiError as exc:
+        await session.rollback()
+        await session.refresh(user.workspace)
+        messages = [str(e.get("message") or exc.detail) for e in exc.errors] or [exc.detail]
+        return await _goals_page(request, session, user, spend_errors=messages, status_code=422)
+    await session.commit()
+    return redirect("/goals?done=spend_added#costs")

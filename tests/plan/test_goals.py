@@ -107,3 +107,22 @@ async def test_goals_page(client: httpx.AsyncClient, anon: httpx.AsyncClient) ->
     goal = (await client.get("/api/v1/goals")).json()["items"][0]
     r = await anon.post(f"/goals/{goal['id']}/delete", data={"csrf_token": csrf_of(shown)})
     assert r.status_code == 303 and (await client.get("/api/v1/goals")).json()["items"] == []
+
+
+async def test_goals_page_records_spend_and_shows_the_return(client: httpx.AsyncClient, anon: httpx.AsyncClient
+                                                             ) -> None:
+    ch = await make_channel(client, name="News")
+    await _followers(client, ch["id"])
+    assert (await sign_in(anon)).status_code == 303
+    page = await anon.get("/goals")
+    assert "No spend, clicks or follower numbers" not in page.text  # the follower readings already count
+    form = {"csrf_token": csrf_of(page.text), "channel_id": ch["id"], "amount": "60", "currency": "euro",
+            "start": _day(-29), "end": _day(0), "note": "boost"}
+    bad = await anon.post("/goals/spend", data=form)
+    assert bad.status_code == 422 and "ISO 4217" in bad.text
+    r = await anon.post("/goals/spend", data={**form, "currency": "EUR"})
+    assert r.status_code == 303, r.text
+    shown = (await anon.get("/goals?done=spend_added")).text
+    assert "The spend is recorded." in shown and "60.00 EUR" in shown
+    # 280 followers gained over the 30 days (1,710 to 1,990 in the readings): 0.21 EUR each
+    assert ">280<" in shown and ">0.21<" in shown
