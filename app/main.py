@@ -23,8 +23,11 @@ from app.deps import refuse_nul_characters
 from app.errors import install_error_handlers
 from app.export.endpoints import feed_router
 from app.export.endpoints import router as export_router
+from app.goals.endpoints import router as goals_router
 from app.health import router as health_router
 from app.jobs import PERIODIC_JOBS
+from app.links.endpoints import public_router as links_public_router
+from app.links.endpoints import router as links_router
 from app.logs import register_app_secrets, register_secret
 from app.media.endpoints import public_router as media_public_router
 from app.media.endpoints import router as media_router
@@ -237,7 +240,8 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = True, 
     install_openapi(app)
     api = APIRouter(prefix="/api/v1", responses=API_ERRORS, dependencies=[Depends(refuse_nul_characters)])
     # the content plan's routers first: /posts/export must not be read as /posts/{post_id}
-    for router in (export_router, workspace_router, rubrics_router, mix_router, dates_router):
+    for router in (export_router, workspace_router, rubrics_router, mix_router, dates_router, links_router,
+                   goals_router):
         api.include_router(router)
     for router in (channels_router, posts_router, media_router, series_router, status_router, analytics_router,
                    plan_router):
@@ -245,6 +249,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = True, 
     app.include_router(api)
     app.include_router(media_public_router)
     app.include_router(feed_router)
+    app.include_router(links_public_router)
 
     app.include_router(health_router)
 

@@ -13,6 +13,8 @@ What is public and why (README, "What is public"):
 
 * ``/ical/{token}.ics`` — the workspace's iCalendar feed: calendar apps subscribe without a key, so the secret
   token in the path is the credential (rotated with ``POST /api/v1/workspace/ical/rotate``; a wrong one is a 404).
+* ``/l/{code}`` — short links in published posts: their readers click them; the code only redirects and counts
+  (an unknown one is a 404), it shows no data.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from app.config import Settings
 from tests.conftest import make_settings
 
 PUBLIC_ROUTES = {"/healthz", "/readyz", "/login", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc",
-                 "/media/{media_id}/{filename}", "/ical/{token}.ics"}
+                 "/media/{media_id}/{filename}", "/ical/{token}.ics", "/l/{code:path}"}
 PUBLIC_MOUNTS = {"/static", "/docs/assets", "/sandbox/telegram", "/sandbox/vk", "/sandbox/facebook",
                  "/sandbox/instagram"}
 ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")

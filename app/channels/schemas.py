@@ -107,6 +107,10 @@ class ChannelUpdate(BaseModel):
     timezone: str | None = None
     credentials: dict[str, Any] | None = None
     status: Literal["active", "disabled"] | None = None
+    spacing_minutes: int | None = Field(default=None, ge=0, le=7 * 24 * 60,
+                                        description="minutes between this channel's posts; 0 or null: the workspace's")
+    utm_template: str | None = Field(default=None, max_length=1000,
+                                     description="UTM tags of this channel's links; null or '': the workspace's")
 
     @field_validator("timezone")
     @classmethod
@@ -135,6 +139,8 @@ class ChannelOut(BaseModel):
     warnings: list[ChannelWarning] = Field(
         default_factory=list, description="Trouble coming: token_expiring (within 7 days), data_access_expiring, "
                                           "missing_permission.")
+    spacing_minutes: int | None = Field(default=None, description="null: the workspace's default spacing")
+    utm_template: str | None = Field(default=None, description="null: the workspace's UTM template")
 
 
 class ChannelList(BaseModel):

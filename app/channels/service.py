@@ -12,6 +12,7 @@ from app.channels import repository as repo
 from app.channels.schemas import ChannelCreate, ChannelOut, ChannelUpdate, ChannelWarning, check_credentials
 from app.connect.lifetimes import channel_warnings
 from app.errors import ApiError, NotFound
+from app.links.utm import format_template, parse_template
 from app.models import Channel, Workspace
 from app.platforms import ConnectorHub
 from app.publishing.wakeup import schedule_changed
@@ -49,7 +50,17 @@ def to_out(channel: Channel) -> ChannelOut:
         created_at=channel.created_at,
         token_expires_at=channel.token_expires_at,
         warnings=[ChannelWarning(**w) for w in channel_warnings(channel)],
+        spacing_minutes=channel.spacing_minutes, utm_template=channel.utm_template,
     )
+
+
+def plan_fields(channel: Channel, data: ChannelUpdate) -> None:
+    """The content plan's settings of a channel: its spacing (0 or null: the workspace's) and UTM template."""
+    fields = data.model_fields_set
+    if "spacing_minutes" in fields:
+        channel.spacing_minutes = data.spacing_minutes or None
+    if "utm_template" in fields:
+        channel.utm_template = format_template(parse_template(data.utm_template, "utm_template")) or None
 
 
 def _checked(platform: str, raw: dict[str, Any]) -> dict[str, str]:
@@ -126,6 +137,7 @@ async def update(
     if data.status is not None:
         channel.status = data.status
         channel.status_reason = None
+    plan_fields(channel, data)
     channel.updated_at = utcnow()
     await session.flush()
     await _woken(session, was, channel)

@@ -5,6 +5,7 @@ from app.models.channel import Channel
 from app.models.connect import ConnectFlow, ConnectFlowStatus
 from app.models.engagement import AnalyzerPrior, EngagementPost, EngagementSnapshot
 from app.models.ops import MediaFile, Worker
+from app.models.plan import ChannelSpend, Goal, LinkClick, ShortLink
 from app.models.post import Attempt, Post, Target
 from app.models.series import Series
 from app.models.statuses import AttemptOutcome, ChannelStatus, PostStatus, SeriesStatus, TargetStatus
@@ -25,12 +26,15 @@ __all__ = [
     "AttemptOutcome",
     "Base",
     "Channel",
+    "ChannelSpend",
     "ChannelStatus",
     "ConnectFlow",
     "ConnectFlowStatus",
     "EngagementPost",
     "EngagementSnapshot",
+    "Goal",
     "IdempotencyRecord",
+    "LinkClick",
     "LoginFailure",
     "MediaFile",
     "Post",
@@ -38,6 +42,7 @@ __all__ = [
     "Rubric",
     "Series",
     "SeriesStatus",
+    "ShortLink",
     "SignificantDate",
     "Target",
     "TargetStatus",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, String, Text
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, IdMixin, TimestampMixin
@@ -37,3 +37,7 @@ class Channel(IdMixin, TimestampMixin, Base):
     data_access_expires_at: Mapped[datetime | None] = mapped_column(default=None)  # Meta's 90-day data access
     scopes: Mapped[list[Any] | None] = mapped_column(default=None)
     token_refreshed_at: Mapped[datetime | None] = mapped_column(default=None)
+    # the content plan: minutes this channel's posts should stay apart (null: the workspace's default), and the
+    # UTM template of its links (null: the workspace's), e.g. "utm_source={platform}&utm_medium=social"
+    spacing_minutes: Mapped[int | None] = mapped_column(Integer, default=None)
+    utm_template: Mapped[str | None] = mapped_column(String(1000), default=None)

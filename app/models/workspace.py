@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import Boolean, Date, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -28,6 +29,15 @@ class Workspace(IdMixin, Base):
     # the path secret of the iCalendar feed: stored as is, because the feed URL is shown to the workspace. Nullable
     # in the schema only: making it NOT NULL would need SQLite's table copy, whose DROP cascades to every child row
     ical_token: Mapped[str | None] = mapped_column(String(64), unique=True, index=True, default=new_ical_token)
+    # cadence checks (app.cadence; null: the default there): the longest gap in a channel's plan, the most posts
+    # of a channel on one day, how far back and ahead a nearly identical text counts as a repeat
+    max_gap_days: Mapped[int | None] = mapped_column(Integer, default=None)
+    max_posts_per_day: Mapped[int | None] = mapped_column(Integer, default=None)
+    duplicate_window_days: Mapped[int | None] = mapped_column(Integer, default=None)
+    # UTM tagging at publish time (app.links): the default template, the domains whose links get tagged
+    utm_template: Mapped[str | None] = mapped_column(String(1000), default=None)
+    utm_domains: Mapped[list[Any] | None] = mapped_column(default=None)
+    short_links: Mapped[bool | None] = mapped_column(Boolean, default=None)  # links sent as /l/<code> (clicks)
 
 
 class Rubric(IdMixin, Base):

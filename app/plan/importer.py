@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.cadence.service import check_post
 from app.channels import repository as channel_repo
 from app.config import Settings
 from app.dates.service import markers_between
@@ -214,8 +215,14 @@ async def check_rows(
                     report.problem(number, _column(str(err.get("field") or "")), message)
             else:
                 report.created.append(post.id)
+                # the cadence checks, each row against the plan and the rows before it (holidays: below)
+                chosen = [channels.by_id[cid] for cid in data.channel_ids if cid in channels.by_id]
+                for w in await check_post(session, workspace, post, chosen, holidays=False):
+                    column = "text" if w["code"] == "duplicate_text" else "time"
+                    report.warnings.append({"row": number, "column": column, **w})
         if progress is not None:
             progress(1)
+    report.warnings.sort(key=lambda w: w["row"])
     if days:
         markers = await markers_between(session, workspace, min(days.values()), max(days.values()))
         by_day: dict[str, list[dict[str, object]]] = {}

@@ -59,8 +59,10 @@ class PlanImportProblem(BaseModel):
 class PlanImportWarning(BaseModel):
     row: int
     column: str
-    code: str = Field(description="holiday or significant_date (informational: the row is still valid)")
+    code: str = Field(description="holiday, significant_date, or a cadence check's code: too_close, duplicate_text, "
+                                  "plan_gap, too_many_per_day (informational: the row is still valid)")
     message: str
+    channel_id: str | None = None
 
 
 class PlanImportOut(BaseModel):

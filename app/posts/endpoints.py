@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, Response
 from sqlalchemy.exc import IntegrityError
 
+from app.cadence.service import check_stored
 from app.deps import BoxDep, CurrentWorkspace, SessionDep
 from app.errors import ApiError, Invalid
 from app.models import IdempotencyRecord, Workspace
@@ -17,7 +18,7 @@ from app.openapi import errors
 from app.pagination import Limit, decode_cursor, encode_cursor
 from app.posts import repository as repo
 from app.posts import service, undo
-from app.posts.schemas import AttemptOut, PostCreate, PostList, PostOut, PostRestore, PostUpdate
+from app.posts.schemas import AttemptOut, PostCreate, PostList, PostOut, PostRestore, PostUpdate, PostWarning
 from app.timeutil import TimeInputError, parse_day_bound
 
 router = APIRouter(prefix="/posts", tags=["posts"])
@@ -47,6 +48,7 @@ async def create_post(
         return replayed
     post = await service.create(session, workspace, data, request.app.state.hub, settings)
     out = await service.to_out(session, workspace, post)
+    out.warnings = [PostWarning(**w) for w in await check_stored(session, workspace, post)]
     body = out.model_dump_json()
     if idempotency_key:
         session.add(IdempotencyRecord(workspace_id=workspace.id, key=idempotency_key, status_code=201,
@@ -95,7 +97,11 @@ async def list_posts(
 
 @router.get("/{post_id}", response_model=PostOut, responses=errors(404))
 async def get_post(post_id: str, session: SessionDep, workspace: CurrentWorkspace) -> PostOut:
-    return await service.to_out(session, workspace, await service.get(session, workspace, post_id))
+    post = await service.get(session, workspace, post_id)
+    out = await service.to_out(session, workspace, post)
+    if out.status in ("draft", "scheduled"):  # what is still to come: the cadence checks of today's plan
+        out.warnings = [PostWarning(**w) for w in await check_stored(session, workspace, post)]
+    return out
 
 
 @router.get("/{post_id}/attempts", response_model=list[AttemptOut], responses=errors(404))
@@ -113,10 +119,12 @@ async def update_post(
     post_id: str, data: PostUpdate, request: Request, session: SessionDep, workspace: CurrentWorkspace
 ) -> PostOut:
     settings = request.app.state.settings
+    moved_from = (await service.get(session, workspace, post_id)).scheduled_at
     post = await service.update(session, workspace, post_id, data, request.app.state.hub,
                                 public_base=settings.effective_public_base_url, media_dir=settings.media_dir,
                                 spacing=settings.min_post_spacing)
     out = await service.to_out(session, workspace, post)
+    out.warnings = [PostWarning(**w) for w in await check_stored(session, workspace, post, moved_from=moved_from)]
     await session.commit()
     return out
 

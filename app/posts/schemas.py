@@ -51,6 +51,17 @@ class PostOptions(BaseModel):
     kind: Literal["feed", "reel", "story"] = "feed"
 
 
+def _utm(value: str | None) -> str | None:
+    """A post's UTM template, checked and written in its canonical form (``None`` when empty)."""
+    from app.errors import ApiError
+    from app.links.utm import format_template, parse_template
+
+    try:
+        return format_template(parse_template(value, "utm")) or None
+    except ApiError as exc:
+        raise ValueError(exc.errors[0]["message"] if exc.errors else exc.detail) from None
+
+
 class PostCreate(PostOptions):
     text: str = Field(default="", max_length=100_000)
     media: list[MediaIn] = Field(default_factory=list, max_length=20)
@@ -66,6 +77,10 @@ class PostCreate(PostOptions):
     not_before: str | None = None
     rubric: str | None = Field(default=None, max_length=100, description="a rubric's name (any case); a new name "
                                "creates the rubric; null or empty: none")
+    utm: str | None = Field(default=None, max_length=1000, description="UTM tags of this post's links over the "
+                            "channel's, e.g. utm_campaign=spring&utm_content={channel}; applied when sent")
+
+    _check_utm = field_validator("utm")(lambda v: _utm(v))
 
     @field_validator("channel_ids")
     @classmethod
@@ -101,6 +116,10 @@ class PostUpdate(BaseModel):
     def _unique(cls, value: list[str] | None) -> list[str] | None:
         return list(dict.fromkeys(value)) if value is not None else None
 
+    utm: str | None = Field(default=None, max_length=1000, description="null or '': the channel's tags only")
+
+    _check_utm = field_validator("utm")(lambda v: _utm(v))
+
 
 class PostRestore(BaseModel):
     """Undo a cancel: absent ``scheduled_at`` keeps the post's own time (refused once it has passed); a time,
@@ -130,6 +149,14 @@ class TargetOut(BaseModel):
     prepare_error: str | None = None
 
 
+class PostWarning(BaseModel):
+    """A cadence or conflict check's finding (app.cadence): informs, never refuses."""
+
+    code: str = Field(description="too_close, duplicate_text, plan_gap, too_many_per_day, holiday, significant_date")
+    message: str
+    channel_id: str | None = Field(default=None, description="the channel it is about (null: the post's day)")
+
+
 class PostOut(BaseModel):
     id: str
     status: PostStatus
@@ -145,6 +172,8 @@ class PostOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     targets: list[TargetOut]
+    warnings: list[PostWarning] = Field(
+        default_factory=list, description="cadence and conflict checks (create, update and GET of one post)")
 
 
 class PostList(BaseModel):

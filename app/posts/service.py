@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -115,7 +115,8 @@ async def _overrides(
 
 
 async def validate_content(
-    post: Post, channels: Sequence[Channel], overrides: dict[str, dict[str, Any]], hub: ConnectorHub, media_dir: Path
+    post: Post, channels: Sequence[Channel], overrides: dict[str, dict[str, Any]], hub: ConnectorHub, media_dir: Path,
+    *, workspace: Workspace | None = None, public_base: str = "", rubric: str | None = None,
 ) -> None:
     """Refuse now what a platform would refuse at 3 a.m.: every problem, named by channel and rule.
 
@@ -124,6 +125,11 @@ async def validate_content(
     checks = [_ContentCheck(ch.id, ch.name, ch.platform, ch.sandbox, hub.get(ch.platform, ch.sandbox),
                             build_content(post.text, post.media, post.options, overrides.get(ch.id), media_dir))
               for ch in channels]
+    if workspace is not None:  # what the platform will receive: the links tagged as at send time (app.links)
+        from app.links.service import outgoing_checked
+
+        checks = [replace(c, content=outgoing_checked(c.content, post, ch, workspace, public_base, rubric))
+                  for c, ch in zip(checks, channels, strict=True)]
     errors = await asyncio.to_thread(_content_problems, checks)
     if errors:
         detail = "; ".join(f"{e['platform']} channel '{e['channel']}': {e['message']}" for e in errors)
@@ -189,11 +195,12 @@ async def create(
     overrides = await _overrides(session, workspace, data.overrides, data.channel_ids, public_base, hub.fetch_policy)
     post = Post(
         workspace_id=workspace.id, text=data.text, media=media,
-        options=data.model_dump(include=OPTION_FIELDS),
+        options={**data.model_dump(include=OPTION_FIELDS), **({"utm": data.utm} if data.utm else {})},
         scheduled_at=scheduled_at, timezone=data.timezone, order_at=scheduled_at or now,
         priority=data.priority,
     )
-    await validate_content(post, channels, overrides, hub, media_dir)
+    await validate_content(post, channels, overrides, hub, media_dir, workspace=workspace, public_base=public_base,
+                           rubric=data.rubric)
     if auto:
         from app.plan.service import auto_schedule  # the analyzer's slot finder
 
@@ -304,8 +311,8 @@ async def update(
     if "media" in fields and data.media is not None:
         post.media = await resolve_media(session, workspace, data.media, public_base, "media", hub.fetch_policy)
     options = dict(post.options)
-    for key in ("text_format", "link", "link_preview", "silent", "kind"):
-        if key in fields and (getattr(data, key) is not None or key == "link"):
+    for key in ("text_format", "link", "link_preview", "silent", "kind", "utm"):
+        if key in fields and (getattr(data, key) is not None or key in ("link", "utm")):
             options[key] = getattr(data, key)
     post.options = options
     if data.priority is not None:
@@ -329,7 +336,8 @@ async def update(
         for t in targets:  # every target of the post: targets.order_at is the calendar's copy of posts.order_at
             t.status, t.next_attempt_at, t.order_at = status, post.scheduled_at, post.order_at
     channels = await load_channels(session, workspace, channel_ids)
-    await validate_content(post, channels, {t.channel_id: t.overrides for t in targets}, hub, media_dir)
+    await validate_content(post, channels, {t.channel_id: t.overrides for t in targets}, hub, media_dir,
+                           workspace=workspace, public_base=public_base)
     post.updated_at = now
     await session.flush()
     if ("scheduled_at" in fields or data.channel_ids is not None) and post.scheduled_at is not None:

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app import metrics
 from app.config import Settings
 from app.db import session_scope
+from app.links import service as links
 from app.logs import job_context
 from app.models.statuses import AttemptOutcome, ChannelStatus
 from app.platforms import ConnectorHub
@@ -88,7 +89,23 @@ class Publisher:
         return repo.pace_channel(job.channel_id, self.clock() + timedelta(seconds=1.0 / pace if pace else 0.0))
 
     def content(self, job: Job) -> PostContent:
-        return build_content(job.text, job.media, job.options, job.overrides, self.settings.media_dir)
+        """What the platform receives: the stored content with the links tagged (UTM, short links) now."""
+        return self.outgoing(job)[0]
+
+    def outgoing(self, job: Job) -> tuple[PostContent, dict[str, str]]:
+        base = build_content(job.text, job.media, job.options, job.overrides, self.settings.media_dir)
+        return links.outgoing(base, links.job_rules(job, self.settings.effective_public_base_url))
+
+    async def _store_links(self, job: Job) -> None:
+        """The short links of this send exist before it goes out (a failure to store them does not stop it)."""
+        shorts = self.outgoing(job)[1]
+        if not shorts:
+            return
+        try:
+            async with session_scope(self.maker) as s:
+                await links.store_links(s, job.workspace_id, job.post_id, job.channel_id, shorts)
+        except Exception:
+            log.exception("publish.short_links.not_stored", extra=job_context(job))
 
     def inputs(self, job: Job) -> tuple[PostContent, dict[str, Any]]:
         """The content and checkpoint of a send or a reconciliation, with what was prepared ahead applied
@@ -105,6 +122,8 @@ class Publisher:
             await self._fail(job, started, AuthError(exc.detail, code="credentials_unreadable"), auth=True)
             return "failed"
         content, checkpoint = self.inputs(job)
+        if job.short_links:
+            await self._store_links(job)
         try:
             with metrics.publish_attempt(job.platform):
                 published = await connector.publish(content, creds, idempotency_key(job.target_id), checkpoint)

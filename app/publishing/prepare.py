@@ -46,6 +46,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.db import session_scope
+from app.links import service as links
 from app.platforms import ConnectorHub
 from app.posts.content import build_content
 from app.publishing import prepared as store
@@ -75,6 +76,9 @@ def fingerprint(job: Job) -> str:
         "options": job.options, "overrides": job.overrides,
         "creds": hashlib.sha256(job.credentials_sealed.encode()).hexdigest(),
     }
+    rules = links.job_rules(job, "")  # the UTM tags the caption gets (only when there are any: older
+    if rules.active:                  # fingerprints stay valid)
+        parts["links"] = [list(rules.params), list(rules.domains), rules.short_base is not None]
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
@@ -176,7 +180,9 @@ class Preparer:
         started = self.clock()
         connector = self.hub.get(job.platform, job.sandbox)
         fp = fingerprint(job)
-        content = build_content(job.text, job.media, job.options, job.overrides, self.settings.media_dir)
+        content = links.outgoing(build_content(job.text, job.media, job.options, job.overrides,
+                                               self.settings.media_dir),
+                                 links.job_rules(job, self.settings.effective_public_base_url))[0]
         if not isinstance(connector, Preparing) or not content.media:
             async with session_scope(self.maker) as s:
                 await store.store_prepared(s, job.target_id, at=started, payload={"fingerprint": fp})

@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from app.models import Attempt, Channel, Post, Target, Worker
+from app.models import Attempt, Channel, Post, Target, Worker, Workspace
 from app.models.statuses import ChannelStatus, TargetStatus
 
 ACTIVE = ChannelStatus.ACTIVE
@@ -114,6 +114,17 @@ class Job:
     next_attempt_at: datetime | None
     send_started_at: datetime | None
     prepared: dict[str, Any] | None = None  # what was prepared ahead (app.publishing.prepare)
+    # what the links of the text get at send time (app.links): the facts the UTM placeholders name, the templates
+    # of the channel and the workspace, the domains to tag and whether links go out as short links
+    rubric: str | None = None
+    post_timezone: str | None = None
+    channel_name: str = ""
+    channel_timezone: str | None = None
+    channel_utm: str | None = None
+    workspace_id: str = ""
+    workspace_utm: str | None = None
+    utm_domains: list[Any] | None = None
+    short_links: bool | None = None
 
 
 async def claim_due(
@@ -229,9 +240,14 @@ async def load_jobs(session: AsyncSession, target_ids: Sequence[str]) -> list[Jo
             Channel.credentials_sealed, Post.text, Post.media, Post.options, Target.overrides, Target.checkpoint,
             Target.attempts, Target.failures, Post.scheduled_at, Target.next_attempt_at, Target.send_started_at,
             Target.prepared_payload.label("prepared"),
+            Post.rubric, Post.timezone.label("post_timezone"), Channel.name.label("channel_name"),
+            Channel.timezone.label("channel_timezone"), Channel.utm_template.label("channel_utm"),
+            Channel.workspace_id, Workspace.utm_template.label("workspace_utm"), Workspace.utm_domains,
+            Workspace.short_links,
         )
         .join(Post, Post.id == Target.post_id)
         .join(Channel, Channel.id == Target.channel_id)
+        .join(Workspace, Workspace.id == Channel.workspace_id)
         .where(Target.id.in_(target_ids))
     )
     rows = (await session.execute(stmt)).mappings()

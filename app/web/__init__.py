@@ -22,13 +22,14 @@ def mount(app: FastAPI) -> None:
         channel_routes,
         compose_routes,
         import_routes,
+        plan_routes,
         post_routes,
         sandbox_routes,
         settings_routes,
     )
 
     for module in (auth_routes, calendar_routes, compose_routes, post_routes, channel_routes, sandbox_routes,
-                   settings_routes, import_routes, connect_routes):
+                   settings_routes, import_routes, connect_routes, plan_routes):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     install_web_handlers(app)

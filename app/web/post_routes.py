@@ -19,6 +19,7 @@ from app.posts.schemas import PostRestore, PostUpdate
 from app.timeutil import utcnow
 from app.web.compose_routes import _attach_upload, _compose_page
 from app.web.insights import chosen_slot_reason
+from app.web.plan_post import post_plan_context
 from app.web.plan_view import rubric_class, rubric_classes, zone_of
 from app.web.post_edit import EDITABLE, local_input, outcome_notice, state_from_post, summary, to_update
 from app.web.post_form import field_errors, read_form, uploaded_file, zone_options
@@ -72,6 +73,7 @@ async def _post_page(
                                "timezone": zone},
         "reschedule": reschedule or {"local_time": local_value, "timezone": draft_zone},
         "zones": zone_options(),
+        **await post_plan_context(session, workspace, post, out, channels, request.app.state.settings),
     }, user=user, status_code=status_code)
 
 

@@ -39,7 +39,11 @@ def _lines(out: dict[str, Any]) -> list[str]:
     return [f"workspace  {out['name']} ({out['id']})", f"timezone   {out['timezone']}",
             f"country    {out['country'] or '(none: no public holidays)'}",
             f"spacing    {f'{spacing} min' if spacing else '(none)'}", f"mix        {mix}",
-            f"ical_url   {out['ical_url']}"]
+            f"ical_url   {out['ical_url']}",
+            f"checks     gap over {out['max_gap_days']} days, over {out['max_posts_per_day']} posts a day, repeats "
+            f"within {out['duplicate_window_days']} days",
+            f"utm        {out['utm_template'] or '(none)'} on {', '.join(out['utm_domains']) or 'every domain'}",
+            f"short      {'on' if out['short_links'] else 'off'}"]
 
 
 def _echo(out: dict[str, Any], as_json: bool) -> None:
@@ -65,6 +69,17 @@ def set_(
     spacing: Annotated[int | None, typer.Option(min=0, help="default minutes between a channel's posts; 0 clears")]
     = None,
     mix: Annotated[str | None, typer.Option(help="the whole target mix: 'News=0.4,Fun=30%'; '' clears it")] = None,
+    max_gap_days: Annotated[int | None, typer.Option(help="longest gap (days) in a channel's plan; 0: default 7")]
+    = None,
+    max_posts_per_day: Annotated[int | None, typer.Option(help="most posts of a channel a day; 0: default 3")] = None,
+    duplicate_window_days: Annotated[int | None, typer.Option(
+        help="days either side in which a nearly identical text is a repeat; 0: default 30")] = None,
+    utm_template: Annotated[str | None, typer.Option(
+        help="UTM tags, e.g. 'utm_source={platform}&utm_medium=social'; '' clears it")] = None,
+    utm_domains: Annotated[str | None, typer.Option(help="domains to tag, comma-separated; '' tags every domain")]
+    = None,
+    short_links: Annotated[bool | None, typer.Option("--short-links/--no-short-links",
+                                                     help="send links as /l/<code> and count their clicks")] = None,
     workspace: WorkspaceOpt = service.DEFAULT_WORKSPACE,
     as_json: JsonOpt = False,
 ) -> None:
@@ -78,8 +93,17 @@ def set_(
         fields["country"] = country
     if spacing is not None:
         fields["default_spacing_minutes"] = spacing
+    for name, value in (("max_gap_days", max_gap_days), ("max_posts_per_day", max_posts_per_day),
+                        ("duplicate_window_days", duplicate_window_days), ("utm_template", utm_template),
+                        ("short_links", short_links)):
+        if value is not None:
+            fields[name] = value
+    if utm_domains is not None:
+        fields["utm_domains"] = [d.strip() for d in utm_domains.split(",") if d.strip()]
     if not fields and mix is None:
-        typer.echo("nothing to change: give --timezone, --country, --spacing or --mix", err=True)
+        typer.echo("nothing to change: give --timezone, --country, --spacing, --mix, --max-gap-days, "
+                   "--max-posts-per-day, --duplicate-window-days, --utm-template, --utm-domains or --short-links",
+                   err=True)
         raise typer.Exit(2)
 
     async def work(settings: Settings, session: AsyncSession) -> dict[str, Any]:

@@ -8,7 +8,9 @@ import holidays
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.cadence.service import limits_of
 from app.errors import Invalid
+from app.links.utm import check_domains, format_template, parse_template
 from app.models import ApiKey, Workspace
 from app.models.workspace import new_ical_token
 from app.rubrics.service import mix_of, set_mix
@@ -124,7 +126,24 @@ async def settings_of(session: AsyncSession, workspace: Workspace, public_base: 
     return {"id": workspace.id, "name": workspace.name, "timezone": workspace.timezone or "UTC",
             "country": workspace.country, "ical_url": ical_url(workspace, public_base),
             "default_spacing_minutes": workspace.default_spacing_minutes,
-            "rubric_mix": await mix_of(session, workspace)}
+            "rubric_mix": await mix_of(session, workspace), **plan_settings_of(workspace)}
+
+
+def plan_settings_of(workspace: Workspace) -> dict[str, object]:
+    """The cadence checks' limits (defaults applied) and the link settings, as the API answers them."""
+    limits = limits_of(workspace)
+    return {"max_gap_days": limits.max_gap_days, "max_posts_per_day": limits.max_posts_per_day,
+            "duplicate_window_days": limits.duplicate_window_days, "utm_template": workspace.utm_template,
+            "utm_domains": list(workspace.utm_domains or []), "short_links": bool(workspace.short_links)}
+
+
+def _limit(fields: dict[str, object], name: str, low: int, high: int) -> int | None:
+    value = fields[name]
+    if value is None or value == 0:
+        return None  # the default
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise Invalid(name, f"a whole number from {low} to {high} (or null for the default)")
+    return value
 
 
 async def update_settings(session: AsyncSession, workspace: Workspace, fields: dict[str, object]) -> Workspace:
@@ -139,6 +158,20 @@ async def update_settings(session: AsyncSession, workspace: Workspace, fields: d
     if "default_spacing_minutes" in fields:
         spacing = fields["default_spacing_minutes"]
         workspace.default_spacing_minutes = int(spacing) if isinstance(spacing, int) and spacing > 0 else None
+    for name, high in (("max_gap_days", 365), ("max_posts_per_day", 100), ("duplicate_window_days", 365)):
+        if name in fields:
+            setattr(workspace, name, _limit(fields, name, 1, high))
+    if "utm_template" in fields:
+        text = fields["utm_template"]
+        workspace.utm_template = format_template(parse_template(str(text), "utm_template")) or None \
+            if text is not None else None
+    if "utm_domains" in fields:
+        domains = fields["utm_domains"]
+        if domains is not None and not isinstance(domains, list):
+            raise Invalid("utm_domains", "a list of domain names such as [\"example.com\"]")
+        workspace.utm_domains = check_domains(domains, "utm_domains") or None
+    if "short_links" in fields:
+        workspace.short_links = bool(fields["short_links"]) or None
     if "rubric_mix" in fields and fields["rubric_mix"] is not None:
         mix = fields["rubric_mix"]
         assert isinstance(mix, dict)
