@@ -413,6 +413,9 @@ def test_no_page_scrolls_sideways_on_a_phone(phone: Page, served: Served) -> Non
         "sandbox": "/sandbox", "connect-vk": "/connect/vk", "connect-facebook": "/connect/facebook",
         "connect-instagram": "/connect/instagram", "connect-instagram-page": "/connect/instagram?via=page",
         "not-found": "/posts/no-such-post",
+        "post-edit": f"/posts/{STATE['long_post']}/edit", "post-cancel": f"/posts/{STATE['long_post']}/cancel",
+        "post-delete": f"/posts/{STATE['long_post']}/delete", "channel-delete": f"/channels/{STATE['vk']}/delete",
+        "goals": "/goals",
     }
     problems = {}
     for name, path in pages.items():
