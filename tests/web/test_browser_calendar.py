@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -397,6 +397,30 @@ def test_login_fits_a_phone(phone: Page) -> None:
     _sign_in(phone)
 
 
+UNNAMED_JS = """() => Array.from(document.querySelectorAll(
+        'button, input:not([type=hidden]), select, textarea, a[href], [role=button]'))
+    .filter(e => e.offsetParent !== null || e.getClientRects().length)
+    .filter(e => {
+        const own = (e.getAttribute('aria-label') || e.getAttribute('title') || '').trim();
+        const byId = (e.getAttribute('aria-labelledby') || '').split(/\\s+/).filter(Boolean)
+            .map(id => (document.getElementById(id) || {}).textContent || '').join('').trim();
+        const labels = e.labels ? Array.from(e.labels).map(l => l.textContent).join('').trim() : '';
+        const text = ['BUTTON', 'A'].includes(e.tagName) || e.getAttribute('role') === 'button'
+            ? (e.innerText || e.textContent || '').trim() || Array.from(e.querySelectorAll('img[alt], svg[aria-label]'))
+                .map(i => i.getAttribute('alt') || i.getAttribute('aria-label')).join('').trim()
+            : '';
+        const value = e.tagName === 'INPUT' && ['submit', 'button'].includes(e.type) ? (e.value || '').trim() : '';
+        return !(own || byId || labels || text || value);
+    })
+    .slice(0, 6)
+    .map(e => e.outerHTML.slice(0, 160))"""
+
+
+def _unnamed(page: Page) -> list[str]:
+    """The visible controls of the page that have no accessible name (label, aria-label, title or text)."""
+    return cast(list[str], page.evaluate(UNNAMED_JS))
+
+
 def test_no_page_scrolls_sideways_on_a_phone(phone: Page, served: Served) -> None:
     base = STATE["base"]
     wait_for(lambda: _stored_local(served.api, STATE["failed_post"])[0] == "failed", timeout=40)
@@ -425,7 +449,10 @@ def test_no_page_scrolls_sideways_on_a_phone(phone: Page, served: Served) -> Non
         shot(phone, f"phone-{name}")
         if found:
             problems[path] = found
-    assert not problems, "pages that scroll sideways at 390 px:\n" + "\n".join(f"{k}: {v}" for k, v in problems.items())
+        if unnamed := _unnamed(phone):
+            problems[path] = f"controls without an accessible name: {unnamed}"
+    assert not problems, "pages that scroll sideways at 390 px or have unnamed controls:\n" + "\n".join(
+        f"{k}: {v}" for k, v in problems.items())
 
 
 def test_the_calendar_is_an_agenda_on_a_phone(phone: Page, served: Served) -> None:
