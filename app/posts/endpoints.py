@@ -85,7 +85,7 @@ async def list_posts(
         raise Invalid("end", "end must be after start")
     after = decode_cursor(box, cursor) if cursor else None
     rows = await repo.list_page(session, workspace.id, start=lo, end=hi, channel_id=channel_id, status=status,
-                                after=after, limit=limit + 1)
+                                after=after, limit=limit + 1, rows=True)
     more = len(rows) > limit
     rows = rows[:limit]
     nxt = encode_cursor(box, rows[-1].order_at, rows[-1].id) if more and rows else None
