@@ -94,8 +94,9 @@ async def list_posts(
 
 
 @router.get("/{post_id}", response_model=PostOut, responses=errors(404))
-async def get_post(post_id: str, session: SessionDep, workspace: CurrentWorkspace) -> PostOut:
-    return await service.to_out(session, workspace, await service.get(session, workspace, post_id))
+async def get_post(post_id: str, session: SessionDep, workspace: CurrentWorkspace) -> Response:
+    out = await service.to_out(session, workspace, await service.get(session, workspace, post_id))
+    return Response(out.model_dump_json(), media_type="application/json")  # built once, not re-validated
 
 
 @router.get("/{post_id}/attempts", response_model=list[AttemptOut], responses=errors(404))
