@@ -15,7 +15,7 @@ from fastapi import Depends, Request
 from sqlalchemy import Engine, event
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 from sqlalchemy.util.concurrency import await_, in_greenlet
 
 from app.config import Settings
@@ -80,9 +80,22 @@ async def _acquire(lock: asyncio.Lock) -> bool:
 def _take_writer(session: Session, _ctx: Any, _instances: Any) -> None:
     """SQLite lets one connection write at a time and makes the others poll with sleeps of up to 100 ms
     (``busy_timeout``): eight concurrent creates had a p99 of ~0.9 s for ~5 ms of work each. A session's first
-    flush takes its engine's asyncio lock instead, held until its transaction ends (commit, rollback or close),
-    so the next writer of this process starts the moment the previous one committed. Writes without a flush
-    (Core UPDATEs of the publisher) and other processes still meet SQLite's own lock, as before."""
+    write (a flush, or an INSERT/UPDATE/DELETE through ``session.execute``) takes its engine's asyncio lock
+    instead, held until its transaction ends (commit, rollback or close), so the next writer of this process
+    starts the moment the previous one committed. Both kinds of write must take it: a session holding SQLite's
+    lock through a Core UPDATE and then waiting here for one that holds this lock and waits for SQLite's would
+    stall both for ``busy_timeout``. Writes on a bare connection and other processes still meet SQLite's own
+    lock, as before."""
+    _take(session)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _take_writer_for_dml(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        _take(state.session)
+
+
+def _take(session: Session) -> None:
     if _HOLDS in session.info or not in_greenlet():
         return
     bind = session.get_bind()

@@ -104,3 +104,36 @@ async def test_a_session_flushing_twice_holds_the_lock_once(maker: async_session
         b.add(Workspace(name="twice-3"))
         await asyncio.wait_for(b.flush(), 5)
         await b.commit()
+
+
+async def test_core_write_then_flush_beside_flush_then_core_write(maker: async_sessionmaker[AsyncSession]) -> None:
+    """One session UPDATEs through ``session.execute`` and flushes later (as cancel and retry do), another flushes
+    first and UPDATEs later (as a create with an idempotency record): if only flushes took the lock, each would
+    wait for the other, one in SQLite's busy handler and one for the lock, for ``busy_timeout`` (30 s)."""
+    from sqlalchemy import update
+
+    async with maker() as setup:
+        setup.add_all([Workspace(name="core-first"), Workspace(name="flush-first")])
+        await setup.commit()
+
+    async def core_first() -> None:
+        async with maker() as a:
+            await a.execute(update(Workspace).where(Workspace.name == "core-first").values(timezone="Europe/Paris"))
+            await asyncio.sleep(0.2)
+            a.add(Workspace(name="core-first-added"))
+            await a.flush()
+            await a.commit()
+
+    async def flush_first() -> None:
+        await asyncio.sleep(0.05)
+        async with maker() as b:
+            b.add(Workspace(name="flush-first-added"))
+            await b.flush()
+            await b.execute(update(Workspace).where(Workspace.name == "flush-first").values(timezone="Asia/Tokyo"))
+            await b.commit()
+
+    await asyncio.wait_for(asyncio.gather(core_first(), flush_first()), 10)
+    async with maker() as check:
+        rows = {w.name: w.timezone for w in (await check.execute(Workspace.__table__.select())).all()}
+    assert rows["core-first"] == "Europe/Paris" and rows["flush-first"] == "Asia/Tokyo"
+    assert "core-first-added" in rows and "flush-first-added" in rows
