@@ -324,8 +324,10 @@ LOAD_NOTES = """### Under concurrent clients (2026-12-01, after the hot-path wor
   ≈ 0.65–1.15 s for ≈ 5 ms of work each. A session's first flush now takes its engine's asyncio lock, held until
   its transaction ends, and the next writer of the process starts as soon as the previous one committed. A/B on
   the same database, minutes apart (`before` = main at 4bbfc49): create at 8 clients p95 250 / 148 → 167 / 78 ms,
-  p99 811 / 649 → 212 / 93 ms; at 32 clients p99 2,074 / 2,596 → 538 / 318 ms. Writes without a flush (the
-  publisher's Core UPDATEs) and other processes still meet SQLite's own lock.
+  p99 811 / 649 → 212 / 93 ms; at 32 clients p99 2,074 / 2,596 → 538 / 318 ms. An INSERT/UPDATE/DELETE through
+  `session.execute` takes the lock too (a Core write first and a flush later, beside a flush first and a Core
+  write later, would otherwise stall both for `busy_timeout`); writes on a bare connection and other processes
+  (`smm worker`, the CLI) still meet SQLite's own lock.
 * **Calendar rows**: a statement with any mapped attribute in it is loaded through the ORM row by row even when it
   selects only columns. `repository.target_rows_of` and the list's `list_page(rows=True)` are now built on the
   tables (Core rows, same attribute names as a `Post`): in-process, 200 targets 1.5 → 0.8 ms of CPU; a month of
