@@ -298,8 +298,8 @@ The tail: before, p99 sat at ≈ 95 ms with p50 at ≈ 15 ms. A gc callback in t
 start-up. One came every ≈ 30 calendar requests. `app.main.freeze_startup_heap` now calls `gc.freeze()` once
 after start-up, and full collections have taken < 2 ms since.
 
-Not applied: the answer could skip the ORM for the posts too (Core rows straight into `PostOut`; not measured).
-Skipping pydantic validation with `model_construct` was measured (2026-12-01) and is *slower*: building 200
+Since applied (2026-12-01): the list answer skips the ORM for the posts too (Core rows straight into `PostOut`,
+above). Skipping pydantic validation with `model_construct` was measured (2026-12-01) and is *slower*: building 200
 `PostOut`s with one `TargetOut` each took 4.1 ms with `model_construct` against 1.5 ms validated (pydantic-core
 validates in Rust; `model_construct` runs in Python), with byte-identical JSON either way.
 
@@ -312,26 +312,48 @@ objects in hand would save that round trip too.
 TARGETS = (("calendar", 8, 50.0), ("create", 8, 20.0))  # (kind, clients, p95 ms) on SQLite
 
 
-LOAD_NOTES = """### Under concurrent clients (2026-12-01)
+LOAD_NOTES = """### Under concurrent clients (2026-12-01, after the hot-path work)
 
-* The machine was shared with five other jobs during this run (load average ≈ 15–18 on 2 cores), so every
-  figure above includes CPU contention, the bare ceiling too; under such load one request's few milliseconds of
-  CPU become tens of milliseconds of wall time, and ratios to the bare endpoint (measured in the same run, same
-  contention) are the figures to compare between runs. One `smm serve` is one event loop on one core: its CPU per
-  request bounds the throughput at 8 and 32 clients, and more clients only queue (p50 grows with N).
-* Where a calendar month's CPU goes (210 posts, in-process, median of 40, during this run's contention):
-  `repository.list_page` 7.9 ms (statement, row decoding, 210 ORM `Post`s), `service.to_out_many` 12.2 ms (of
-  which `repository.target_rows_of` 4.9 ms; the rest is the per-post Python loop: status summary, media, overrides,
-  `PostOut`/`TargetOut`), JSON 1.6 ms. Core rows instead of ORM `Post`s in `list_page` were tried: 7.9 against
-  10.4 ms, byte-identical answers, so most of the statement's cost is row decoding (the `UTCDateTime` and JSON
-  column processors, through aiosqlite's thread), not the ORM; not applied for ≈ 2.5 ms. What would move the
-  concurrent figures is CPU per answer in one loop — or, on PostgreSQL, more `smm serve --no-scheduler` processes
-  behind the load balancer (docs/deploy.md), which is what the API tier is for.
-* SQLite takes one writer at a time: creates at 8 and 32 clients queue on the write lock (`busy_timeout` 30 s,
-  no errors), so their p95 grows with the number of clients; on PostgreSQL they run side by side.
-* Found and fixed on the way (start-up, not requests): the shared HTTP client built 25 SSL contexts, one per
-  connection shard, each loading the CA bundle (0.3 s each, 8 s of a worker's start-up on this machine); one
-  context is now shared (`app/platforms.py`).
+* The machine is shared with five other jobs (load average 4–8 on 2 cores during these runs; the bare ceiling
+  itself swung from ≈ 2,400 to ≈ 6,100 req/s at 32 clients between two runs ten minutes apart), so every figure
+  includes CPU contention; compare ratios to the bare endpoint measured in the same run. One `smm serve` is one
+  event loop on one core: its CPU per request bounds the throughput at 8 and 32 clients, and more clients only
+  queue (p50 grows with N).
+* **SQLite writers** (`app/db.py`, `one writer, handed over`): concurrent creates waited in SQLite's busy
+  handler, which polls with sleeps of up to 100 ms, so eight creating clients had p95 ≈ 0.25–0.77 s and p99
+  ≈ 0.65–1.15 s for ≈ 5 ms of work each. A session's first flush now takes its engine's asyncio lock, held until
+  its transaction ends, and the next writer of the process starts as soon as the previous one committed. A/B on
+  the same database, minutes apart (`before` = main at 4bbfc49): create at 8 clients p95 250 / 148 → 167 / 78 ms,
+  p99 811 / 649 → 212 / 93 ms; at 32 clients p99 2,074 / 2,596 → 538 / 318 ms. An INSERT/UPDATE/DELETE through
+  `session.execute` takes the lock too (a Core write first and a flush later, beside a flush first and a Core
+  write later, would otherwise stall both for `busy_timeout`); writes on a bare connection and other processes
+  (`smm worker`, the CLI) still meet SQLite's own lock.
+* **Calendar rows**: a statement with any mapped attribute in it is loaded through the ORM row by row even when it
+  selects only columns. `repository.target_rows_of` and the list's `list_page(rows=True)` are now built on the
+  tables (Core rows, same attribute names as a `Post`): in-process, 200 targets 1.5 → 0.8 ms of CPU; a month of
+  199 posts ≈ 2.0 ms (the statement itself 0.8 ms through the driver, 0.45 ms in bare `sqlite3`; the rest is row
+  decoding: two JSON columns and five datetimes per post). tests/test_posts_list_rows.py holds every list item
+  equal to the single read of that post, which still uses the ORM.
+* **Post read** answers the `PostOut`'s JSON as built (as the list already did) instead of FastAPI validating it
+  again against the response model.
+* Where a calendar month's CPU goes now (193 posts, in-process, min of 50, SQLite): `list_page` 2.0 ms,
+  `target_rows_of` 1.5 ms, the `PostOut` loop of `to_out_many` 2.5 ms, JSON 0.43 ms; the API key check ≈ 0.4 ms,
+  and routing, dependencies and middleware ≈ 1 ms per request. Building plain dicts and validating
+  `list[PostOut]` in one `TypeAdapter` call was byte-identical and 0.55 ms faster: not applied (small, and
+  `to_out_many` is where other work adds fields).
+* **Why the remaining targets are not met.** The ceiling is an empty FastAPI endpoint: ≈ 0.17–0.4 ms of server
+  CPU per request. Half of its throughput means ≤ 0.35–0.8 ms per post read *including* the API key lookup, two
+  or three SQL statements, pydantic and routing through ≈ 50 routes; the post read costs ≈ 2 ms of CPU
+  in-process. On SQLite every statement also makes four trips to aiosqlite's thread (cursor, execute, fetchall,
+  close) and the pool's reset a fifth, each a GIL hand-over that costs far more on a loaded machine: that is why
+  SQLite trails PostgreSQL at 8 clients here. The calendar p95 < 50 ms at 8 closed-loop clients needs ≤ ≈ 5 ms
+  of CPU per 210-post answer (eight answers queue on one loop); it is ≈ 8–9 ms in-process on an idle moment.
+  Create p95 < 20 ms at 8 clients likewise needs ≈ 2 ms per create with the writes serialised; it is ≈ 3–5 ms.
+  The levers left, not applied: one trip to aiosqlite's thread per statement (a cursor adapter that executes,
+  fetches and closes in one call: needs SQLAlchemy internals), a short-lived cache of verified API keys (saves
+  ≈ 0.3 ms; a revoked key would keep working for the cache's lifetime in other processes), and several
+  `smm serve --no-scheduler` processes behind the load balancer (docs/deploy.md), which is what the API tier is
+  for on PostgreSQL.
 * The calendar statement needs no new index (EXPLAIN below: the channel's own `ix_targets_channel_order`).
 """
 
