@@ -46,7 +46,11 @@ async def _singles(client: httpx.AsyncClient, ids: list[str]) -> dict[str, Any]:
     for pid in ids:
         r = await client.get(f"/api/v1/posts/{pid}")
         assert r.status_code == 200, r.text
-        out[pid] = r.json()
+        body = r.json()
+        # the cadence checks (``warnings``) belong to the single read and to create/update, not to lists
+        assert isinstance(body.pop("warnings"), list)
+        body["warnings"] = []
+        out[pid] = body
     return out
 
 
