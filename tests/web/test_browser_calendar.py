@@ -366,6 +366,12 @@ def test_hidden_wins_over_display_rules(desktop: Page) -> None:
     expect(upload).to_be_hidden()
 
 
+def test_docs_render_on_a_phone_with_no_other_host(phone: Page) -> None:
+    phone.goto("/docs")
+    expect(phone.locator(".opblock").first).to_be_visible(timeout=20_000)
+    expect(phone.locator(".opblock-summary-path").first).to_contain_text("/api/v1/")
+
+
 def test_docs_render_with_no_other_host(desktop: Page) -> None:
     desktop.goto("/docs")
     expect(desktop.locator(".opblock").first).to_be_visible(timeout=20_000)
