@@ -369,12 +369,13 @@ def run_real(rs: RealSet, boot: int, rng: np.random.Generator, fitter: Fitter = 
     lines = ["| method | lift@5 (log) | 90% bootstrap over weeks | skill |", "|---|---|---|---|"]
     mse_mean = float(np.mean(sq["mean"]))
     for k, parts in per_method.items():
-        est, lo, hi = _pooled_lift_boot(parts, boot, rng)
+        est, lo, hi, missing = _pooled_lift_boot(parts, boot, rng)
         skill = 1 - float(np.mean(sq[k])) / mse_mean if k in sq else float("nan")
         key[f"real.{rs.name}.lift.{k}"], key[f"real.{rs.name}.skill.{k}"] = est, skill
         key[f"real.{rs.name}.lo.{k}"], key[f"real.{rs.name}.hi.{k}"] = lo, hi
+        key[f"real.{rs.name}.missing.{k}"] = missing
         sk = f"{skill:+.3f}" if k in sq else "n/a (ranks raw counts)"
-        lines.append(f"| {k} | {est:+.3f} | [{lo:+.3f}, {hi:+.3f}] | {sk} |")
+        lines.append(f"| {k} | {est:+.3f} | {_interval(lo, hi, missing)} | {sk} |")
     return RealResult(lines, key, page_lines)
 
 
@@ -396,7 +397,13 @@ def _pooled_lift(parts: list[tuple[FloatArray, npt.NDArray[np.bool_], IntArray]]
 
 
 def _pooled_lift_boot(parts: list[tuple[FloatArray, npt.NDArray[np.bool_], IntArray]], boot: int,
-                      rng: np.random.Generator) -> tuple[float, float, float]:
+                      rng: np.random.Generator) -> tuple[float, float, float, float]:
+    """(lift, 5% and 95% bootstrap quantiles over test weeks, share of draws with no measurable lift).
+
+    A draw in which no page's top 5 (or no page's other cells) holds a test post has no lift: it counts as
+    unknown at both tails, not dropped. Dropping it conditions on the few posts being drawn, and a lift measured on
+    a single test post then gets a tight interval that is only the spread of the other cells' mean. With more than
+    5% such draws the bound is undefined (−inf / +inf): too few test posts in the top 5 to tell."""
     est = _pooled_lift(parts)
     draws = []
     for _ in range(boot):
@@ -408,8 +415,16 @@ def _pooled_lift_boot(parts: list[tuple[FloatArray, npt.NDArray[np.bool_], IntAr
             res.append((y[idx], inside[idx], weeks[idx]))
         draws.append(_pooled_lift(res))
     d = np.array(draws)
-    d = d[~np.isnan(d)]
-    return est, float(np.quantile(d, 0.05)), float(np.quantile(d, 0.95))
+    missing = float(np.mean(np.isnan(d)))
+    lo = float(np.quantile(np.where(np.isnan(d), -np.inf, d), 0.05, method="lower"))
+    hi = float(np.quantile(np.where(np.isnan(d), np.inf, d), 0.95, method="higher"))
+    return est, lo, hi, missing
+
+
+def _interval(lo: float, hi: float, missing: float) -> str:
+    if np.isfinite(lo) and np.isfinite(hi):
+        return f"[{lo:+.3f}, {hi:+.3f}]"
+    return f"undefined: {missing:.0%} of draws hold no test post in the top 5"
 
 
 # ----------------------------------------------------------------------------- timing
@@ -570,16 +585,66 @@ TRIED = [
     "| +0.450 | +0.455 |",
     "| content adjustment chosen per channel by time-ordered CV (70/30 inside the training part) | +0.498 | −0.644 |",
     "| 12 harmonics, smoothness by marginal likelihood, ranked as posted (no content adjustment), mean − sd "
-    "(**default**) | **+0.694** | +0.129 |",
+    "(issue-15 first default) | +0.694 | +0.129 |",
+    "| same + smoothness chosen by time-ordered CV inside the training part (oldest 70% → newest 30%), "
+    "held-out MSE (`select=\"cv\"`) | +0.527 | +0.098 |",
+    "| same, CV scored by the held-out lift@5 of each candidate's top 5 | +0.527 | +0.098 |",
+    "| CV (MSE) choosing among the model, an additive hour+weekday structure and an hour-only structure "
+    "(rough curve; ≈ the additive ridge and a shrunk B0 on the outcome) | +0.551 | +0.098 |",
+    "| same, CV scored by held-out lift@5 | +0.527 | +0.098 |",
+    "| the two simpler structures as extra candidates chosen by marginal likelihood | +0.603 | +0.129 |",
+    "| block sds freer (hyperprior sd 2 instead of 1) | +0.598 | +0.129 |",
+    "| rank caution 0.5 / 1.5 sd instead of 1 | +0.704 / +0.664 | +0.129 / +0.151 |",
+    "| calendar-period levels (vague fixed effects per 28 / 56 / 91 days) | +0.850 / +0.889 / +0.696 | +0.151 |",
+    "| calendar-period levels per 56 days, shrunk (sd by marginal likelihood) | +0.873 | +0.151 |",
+    "| same + Huber reweighting (one pass) | +0.677 | +0.151 |",
+    "| same + hour curves averaged over 5 smoothnesses (3/2/1/0.5/0) by marginal likelihood | +0.872 | +0.151 |",
+    "| same, averaged over the 3 smoothnesses 2/1/0 (**default**) | **+0.732** | +0.151 |",
     "",
-    "Why: the cautious order (mean − 1 sd) beat the mean order in every structure on Thai sellers "
-    "(not on UCI Facebook metrics, where neither order finds anything), so the score "
-    "shown is that cautious value and slots are ranked by it. A rough hour curve keeps narrow real peaks; letting "
-    "the marginal likelihood pick the decay per channel keeps noise shrunk (flat truth still reads \"no reliable "
-    "difference\"), and the evidence for an effect averages over the candidate curves so trying three does not "
-    "make an effect easier to claim. Adjusting for content type cost most of the real lift: what a channel posts "
-    "at an hour is part of what that hour earns it. On UCI Facebook metrics the baselines' intervals sit above zero "
-    "on 1–2 test posts inside their top 5 (the model's top 5 hold 37): no variant reached them there.",
+    "Synthetic regret ratios of the same variants (scratch, tuning seeds from 500 000 — never the benchmark's — "
+    "30–60 channels at 100/300 posts, model ÷ B1, generator A / B): first default 0.75–0.80 / 0.72–0.80 at 100, "
+    "0.59 / 0.72–0.76 at 300; CV on MSE 0.77 / 0.80 at 100; CV on lift 0.76 / 0.74–0.75 at 100 but 0.60–0.65 / "
+    "0.70–0.77 at 300; rank caution 0 or 2.5 worse on both (0.83–0.89 at 100); shrunk 56-day periods 0.755 / 0.788 "
+    "at 100, 0.597 / 0.723 at 300 vs 0.747 / 0.771 and 0.592 / 0.720 without (60 channels: within noise); "
+    "averaging the curves (40 channels) 0.72 / 0.73 at 100 and 0.56 / 0.74 at 300 vs 0.76 / 0.78 and 0.57 / 0.76 "
+    "picking the best one; five smoothnesses averaged 0.71 / 0.73 and 0.53 / 0.74, not kept: averaged over more "
+    "smooth curves, the evidence for a planted one-cell peak fell below the detection threshold "
+    "(tests/analytics/test_api.py, log BF 0.99). "
+    "CV selection lost on the primary measure every time: the newest 30% of one channel's training posts is too "
+    "little to choose between curves, while the marginal likelihood uses every post; the lift-scored CV helped "
+    "generator B at 100 posts only. The period levels won on real data: engagement drifts (follower mix, reach, "
+    "bursts) and a slot used mostly in a good month otherwise takes that month's level for its own. Averaging "
+    "the curves won on both generators at both sizes and kept the real lift above both baselines (per Thai page "
+    "mixed: 3 better, 2 worse, one 1-test-post page dropping out), so the intervals now carry the uncertainty "
+    "about how rough the curve is.",
+    "",
+    "Effect detection: with a log-BF threshold of 1.0 as posted, flat truth claimed an effect in 22% of generator "
+    "A's 300-post channels (tuning seeds): A puts videos (+25%) out at its first habitual slot, so that slot "
+    "really does better as posted. A stricter threshold (1.75, calibrated to ≥ 90% at every size) fixed that but "
+    "lost a planted one-cell peak (tests/analytics/test_api.py, log BF 1.02). The default now asks whether timing "
+    "matters beyond content: the evidence is computed with content types as fixed effects in both the timing and "
+    "the mean-only model (threshold 1.0; flat A 98.8%, B 93.8% at 100/300 posts on tuning seeds, detection power "
+    "up from 28% to 34% on A), or an as-posted log BF above 5 (very strong evidence; kept because two Thai "
+    "sellers' live-video pages have log BF 29 and 5.7 as posted, ≈ 0 beyond content, and their as-posted ranking "
+    "wins out of sample).",
+    "",
+    "Interval honesty: the UCI page's baselines reached +0.376 / +0.365 on 1 / 2 test posts in their top 5; the "
+    "first version of this bench dropped bootstrap draws where those posts were not drawn, which conditions on "
+    "them and gave B0 a tight [+0.20, +0.53]. Draws without any test post in the top 5 now count as unknown at both "
+    "tails; above 5% of draws the interval is undefined (reported as such), and such a baseline does not set the "
+    "target.",
+    "",
+    "Why the ranking: the cautious order (mean − 1 sd) beat the mean order in every structure on Thai sellers, so"
+    " the score shown is that cautious value and slots are ranked by it. Adjusting the ranking for content type "
+    "cost most of the real lift: what a channel posts at an hour is part of what that hour earns it. On UCI "
+    "Facebook metrics no variant reached the baselines' +0.38 / +0.37, measured on 1 / 2 test posts inside their "
+    "top 5 (the model's top 5 hold 34).",
+    "",
+    "For comparison, the model on main before this work (issue-15 first default), run on this benchmark's own "
+    "seeds with 100 channels at 100 / 300 posts after the choices above were made (measurement only, nothing "
+    "chosen by it): regret ÷ B1 generator A 0.747 / 0.546, generator B 0.824 / 0.684; coverage A 84.5%, B 85.0%; "
+    "flat truth false at 100+300 posts A 85.0%, B 93.0%. Generator B's targets are missed by both; no variant "
+    "tried reached 0.6 at 300 posts on tuning seeds either (best 0.70).",
     "",
 ]
 
@@ -600,7 +665,11 @@ def _real_checks(key: dict[str, float], names: list[str]) -> list[tuple[str, boo
                         f"{lift:+.3f} vs {target:+.3f}"))
         else:
             det = key[f"real.{n}.detected"]
-            out.append((f"{n}: no baseline finds an effect → effect_detected false", det == 0, f"{det:.0f} pages"))
+            why = "; ".join(f"{b} {key[f'real.{n}.lift.{b}']:+.3f}, interval "
+                            + ("undefined" if not np.isfinite(key[f"real.{n}.lo.{b}"])
+                               else f"from {key[f'real.{n}.lo.{b}']:+.3f}") for b in ("B0", "B1"))
+            out.append((f"{n}: no baseline's interval above 0 → effect_detected false", det == 0,
+                        f"{det:.0f} pages detected ({why}; model {key[f'real.{n}.lift.model']:+.3f})"))
     return out
 
 

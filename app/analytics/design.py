@@ -21,7 +21,9 @@ IntArray = npt.NDArray[np.int64]
 K_HOUR = 4
 """Fourier harmonics of the 24 h curves (period 24 h, so 23h → 0h is continuous)."""
 BLOCKS = ("hour", "weekday", "weekend", "cell")
-HYPER_CENTRE = {"hour": 0.05, "weekday": 0.04, "weekend": 0.05, "cell": 0.02}
+ALL_BLOCKS = (*BLOCKS, "period")
+"""The slot blocks plus the calendar-period level block (not a slot effect: see model.PERIOD_DAYS)."""
+HYPER_CENTRE = {"hour": 0.05, "weekday": 0.04, "weekend": 0.05, "cell": 0.02, "period": 0.1}
 """Centres of the log-normal hyperpriors on the block standard deviations (log-lift units)."""
 HYPER_SD = 1.0
 """Hyperprior standard deviation of log τ_b: weak; keeps τ away from exactly 0 with thin data."""
@@ -30,8 +32,10 @@ LOG_BOUNDS_TAU2 = (np.log(1e-8), np.log(4.0))
 LOG_BOUNDS_SIGMA2 = (np.log(1e-4), np.log(1e2))
 
 
-def slot_matrix(k: int = K_HOUR, decay: float = 2.0) -> tuple[FloatArray, IntArray, FloatArray]:
+def slot_matrix(k: int = K_HOUR, decay: float = 2.0, blocks_on: tuple[str, ...] = BLOCKS
+                ) -> tuple[FloatArray, IntArray, FloatArray]:
     """Slot design Z (168 × q), the block of each column (index into BLOCKS) and each column's prior scale.
+    ``blocks_on`` keeps only those blocks' columns (a simpler structure, e.g. hour + weekday only).
 
     Fourier prior variances decay as 1/k^``decay`` (2 = smooth, 0 = every harmonic alike, i.e. any hour may differ
     from its neighbours) and are normalised so τ_b is the prior sd of the curve at any hour.
@@ -47,6 +51,9 @@ def slot_matrix(k: int = K_HOUR, decay: float = 2.0) -> tuple[FloatArray, IntArr
     z = np.concatenate([four, np.eye(7)[wd], weekend * four, np.eye(N_CELLS)], axis=1)
     blocks = np.concatenate([np.zeros(2 * k), np.ones(7), np.full(2 * k, 2), np.full(N_CELLS, 3)]).astype(np.int64)
     scale = np.concatenate([fscale, np.ones(7), fscale, np.ones(N_CELLS)])
+    if blocks_on != BLOCKS:
+        keep = np.isin(blocks, [BLOCKS.index(b) for b in blocks_on])
+        z, blocks, scale = z[:, keep], blocks[keep], scale[keep]
     return z, blocks, scale
 
 
@@ -109,7 +116,7 @@ class Design:
     def optimise(self, n_blocks: int, sigma2_start: float, start: FloatArray | None = None
                  ) -> tuple[FloatArray, float]:
         """MAP hyperparameters (marginal likelihood × hyperprior) and the log marginal likelihood there."""
-        centre = np.log([HYPER_CENTRE[b] for b in BLOCKS[:n_blocks]])
+        centre = np.log([HYPER_CENTRE[b] for b in ALL_BLOCKS[:n_blocks]])
         if start is None:
             start = np.concatenate([[np.log(max(sigma2_start, 1e-4))], 2 * centre])
         if self.n == 0:
@@ -121,14 +128,16 @@ class Design:
         return theta, self.posterior(theta)[3]
 
 
-def null_log_ml(design: Design, cols: IntArray, sigma2_start: float) -> float:
-    """Log marginal likelihood of the mean-only model (intercept + fixed effects), σ² by maximum likelihood."""
+def null_log_ml(design: Design, cols: IntArray, sigma2_start: float, tau2_log: FloatArray | None = None) -> float:
+    """Log marginal likelihood of the mean-only model (intercept + fixed effects), σ² by maximum likelihood;
+    ``tau2_log`` = log τ² of every block, for shrunk non-slot columns kept in the null (the period levels)."""
     sub = design.subset(cols)
     if sub.n == 0:
         return 0.0
+    rest = np.zeros(0) if tau2_log is None else np.asarray(tau2_log, dtype=np.float64)
 
     def neg(log_s2: float) -> float:
-        return -sub.posterior(np.array([log_s2]))[3]
+        return -sub.posterior(np.concatenate([[log_s2], rest]))[3]
 
     c = np.log(max(sigma2_start, 1e-4))
     res = optimize.minimize_scalar(neg, bounds=(max(c - 4, LOG_BOUNDS_SIGMA2[0]), min(c + 4, LOG_BOUNDS_SIGMA2[1])),
