@@ -1,0 +1,78 @@
+"""Issue 13 points 6-9 on the web pages: a channel's spacing and UTM tags on its page, a post's own UTM tags on the
+compose and edit forms, and the short links the post page shows working before the post is sent."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from html import unescape
+
+import httpx
+
+from tests.conftest import make_channel
+from tests.web.conftest import csrf_of
+
+
+async def _token(web: httpx.AsyncClient, path: str) -> str:
+    page = await web.get(path)
+    assert page.status_code == 200, page.text
+    return csrf_of(page.text)
+
+
+def _hint(page: str, hint_id: str) -> str:
+    found = re.search(rf'<p class="hint" id="{hint_id}">(.*?)</p>', page, re.S)
+    assert found, page
+    return " ".join(unescape(re.sub(r"<[^>]+>", "", found.group(1))).split())
+
+
+async def test_channel_spacing_and_utm_from_its_page(web: httpx.AsyncClient, client: httpx.AsyncClient) -> None:
+    await client.patch("/api/v1/workspace", json={"default_spacing_minutes": 90,
+                                                   "utm_template": "utm_source={platform}&utm_medium=social"})
+    ch = await make_channel(client)
+    page = (await web.get(f"/channels/{ch['id']}")).text
+    assert 'name="spacing_minutes"' in page and 'name="utm_template"' in page
+    assert _hint(page, "hint-spacing").startswith("In effect: 90 min (the workspace's default).")
+    assert _hint(page, "hint-utm").startswith("In effect: utm_source={platform}&utm_medium=social (the workspace's).")
+    assert "<title>" in page and "Channel settings" not in page.split("</title>")[0]  # the title is the name only
+
+    token = csrf_of(page)
+    r = await web.post(f"/channels/{ch['id']}/settings", data={
+        "csrf_token": token, "name": ch["name"], "timezone": "UTC", "spacing_minutes": "45",
+        "utm_template": "utm_source={platform} & utm_campaign={rubric}"})
+    assert r.status_code == 303, r.text
+    stored = (await client.get(f"/api/v1/channels/{ch['id']}")).json()
+    assert (stored["spacing_minutes"], stored["utm_template"]) == (45, "utm_source={platform}&utm_campaign={rubric}")
+    page = (await web.get(r.headers["location"])).text
+    assert _hint(page, "hint-spacing").startswith("In effect: 45 min (this channel's own).")
+    assert _hint(page, "hint-utm").startswith("In effect: utm_source={platform}&utm_campaign={rubric} (this channel")
+    assert 'value="45"' in page
+
+    for spacing, utm, key, words in (
+            ("soon", "", "spacing_minutes", "Spacing is a whole number of minutes"),
+            ("99999", "", "spacing_minutes", "Spacing is a whole number of minutes from 0 to 10080"),
+            ("", "utm_source={nope}", "utm_template", "'{nope}' is not a placeholder"),
+            ("", "utm_source", "utm_template", "is not key=value")):
+        bad = await web.post(f"/channels/{ch['id']}/settings", data={
+            "csrf_token": token, "name": ch["name"], "timezone": "UTC", "spacing_minutes": spacing,
+            "utm_template": utm})
+        assert bad.status_code == 422, bad.text
+        errs = re.search(rf'<ul class="field-error" id="err-{key}" role="alert">(.*?)</ul>', bad.text, re.S)
+        assert errs and words in unescape(errs.group(1)), (words, bad.text[-3000:])
+        assert f'value="{spacing}"' in bad.text  # the form comes back as typed
+    after = (await client.get(f"/api/v1/channels/{ch['id']}")).json()
+    assert (after["spacing_minutes"], after["utm_template"]) == (45, "utm_source={platform}&utm_campaign={rubric}")
+
+    r = await web.post(f"/channels/{ch['id']}/settings", data={
+        "csrf_token": token, "name": ch["name"], "timezone": "UTC", "spacing_minutes": "", "utm_template": ""})
+    assert r.status_code == 303
+    cleared = (await client.get(f"/api/v1/channels/{ch['id']}")).json()
+    assert (cleared["spacing_minutes"], cleared["utm_template"]) == (None, None)
+    page = (await web.get(r.headers["location"])).text
+    assert _hint(page, "hint-spacing").startswith("In effect: 90 min (the workspace's default).")
+
+    # the old form (name and zone only) leaves the plan fields alone
+    await client.patch(f"/api/v1/channels/{ch['id']}", json={"spacing_minutes": 30})
+    r = await web.post(f"/channels/{ch['id']}/settings", data={"csrf_token": token, "name": "Renamed",
+                                                                "timezone": "UTC"})
+    assert r.status_code == 303
+    assert (await client.get(f"/api/v1/channels/{ch['id']}")).json()["spacing_minutes"] == 30
