@@ -76,3 +76,52 @@ async def test_channel_spacing_and_utm_from_its_page(web: httpx.AsyncClient, cli
                                                                 "timezone": "UTC"})
     assert r.status_code == 303
     assert (await client.get(f"/api/v1/channels/{ch['id']}")).json()["spacing_minutes"] == 30
+
+
+def _future(hours: float = 30) -> str:
+    return (datetime.now(UTC) + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M")
+
+
+async def test_post_utm_on_the_compose_and_edit_forms(web: httpx.AsyncClient, client: httpx.AsyncClient) -> None:
+    ch = await make_channel(client)
+    token = await _token(web, "/posts/new")
+    compose = (await web.get("/posts/new")).text
+    assert re.search(r'<details class="override" >\s*<summary>UTM tags for this post', compose)  # collapsed
+    base = {"csrf_token": token, "text": "See https://shop.example/a", "channel_ids": ch["id"], "when": "at",
+            "local_time": _future(), "timezone": "UTC"}
+
+    bad = await web.post("/posts/new", data={**base, "utm": "utm_campaign={season}"})
+    assert bad.status_code == 422, bad.text
+    errs = re.search(r'<ul class="field-error" id="err-utm" role="alert">(.*?)</ul>', bad.text, re.S)
+    assert errs and "'{season}' is not a placeholder" in unescape(errs.group(1))
+    assert re.search(r'<details class="override" open>\s*<summary>UTM tags', bad.text)  # opened on the error
+    assert 'value="utm_campaign={season}"' in bad.text
+    assert (await client.get("/api/v1/posts")).json()["items"] == []  # nothing stored
+
+    r = await web.post("/posts/new", data={**base, "utm": "utm_campaign=spring & utm_content={channel}"})
+    assert r.status_code == 303, r.text
+    post_id = r.headers["location"].split("/posts/")[1].split("?")[0]
+    stored = (await client.get(f"/api/v1/posts/{post_id}")).json()
+    assert stored["options"]["utm"] == "utm_campaign=spring&utm_content={channel}"  # as the API stores it
+    preview = (await client.get(f"/api/v1/posts/{post_id}/preview")).json()["channels"][0]
+    assert preview["text"] == "See https://shop.example/a?utm_campaign=spring&utm_content=" + ch["name"].replace(
+        " ", "%20")
+
+    edit = (await web.get(f"/posts/{post_id}/edit")).text
+    assert 'value="utm_campaign=spring&amp;utm_content={channel}"' in edit
+    etoken = csrf_of(edit)
+    form = {"csrf_token": etoken, "text": stored["text"], "channel_ids": ch["id"], "when": "draft", "timezone": "",
+            "post_id": post_id}
+    bad = await web.post(f"/posts/{post_id}/edit", data={**form, "utm": "utm_medium"})
+    assert bad.status_code == 422 and 'id="err-utm"' in bad.text and "is not key=value" in unescape(bad.text)
+    kept = (await client.get(f"/api/v1/posts/{post_id}")).json()
+    assert kept["options"]["utm"] == "utm_campaign=spring&utm_content={channel}"
+    r = await web.post(f"/posts/{post_id}/edit", data={**form, "utm": "utm_campaign=autumn"})
+    assert r.status_code == 303, r.text
+    assert (await client.get(f"/api/v1/posts/{post_id}")).json()["options"]["utm"] == "utm_campaign=autumn"
+    r = await web.post(f"/posts/{post_id}/edit", data={**form})  # a form without the field keeps the tags
+    assert r.status_code == 303
+    assert (await client.get(f"/api/v1/posts/{post_id}")).json()["options"]["utm"] == "utm_campaign=autumn"
+    r = await web.post(f"/posts/{post_id}/edit", data={**form, "utm": ""})  # emptied: the channel's tags only
+    assert r.status_code == 303
+    assert (await client.get(f"/api/v1/posts/{post_id}")).json()["options"].get("utm") is None
