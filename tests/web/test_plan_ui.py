@@ -125,3 +125,29 @@ async def test_post_utm_on_the_compose_and_edit_forms(web: httpx.AsyncClient, cl
     r = await web.post(f"/posts/{post_id}/edit", data={**form, "utm": ""})  # emptied: the channel's tags only
     assert r.status_code == 303
     assert (await client.get(f"/api/v1/posts/{post_id}")).json()["options"].get("utm") is None
+
+
+async def test_short_links_on_the_page_of_an_unsent_post_work(web: httpx.AsyncClient, client: httpx.AsyncClient,
+                                                              anon: httpx.AsyncClient) -> None:
+    await client.patch("/api/v1/workspace", json={"short_links": True, "utm_template": "utm_source={platform}"})
+    ch = await make_channel(client)
+    r = await client.post("/api/v1/posts", json={"text": "Sale: https://shop.example/sale", "channel_ids": [ch["id"]],
+                                                 "scheduled_at": (datetime.now(UTC) + timedelta(days=3)).isoformat()})
+    assert r.status_code == 201, r.text
+    post_id = r.json()["id"]
+    for _ in range(2):  # showing the page again stores nothing twice
+        page = (await web.get(f"/posts/{post_id}")).text
+        shown = re.findall(r"http://[^\s<\"]+/l/([A-Za-z0-9]+)", page[page.index('id="outgoing"'):])
+        assert len(shown) == 1, page
+    code = shown[0]
+    hop = await anon.get(f"/l/{code}")
+    assert hop.status_code == 302, hop.text  # before the post is sent
+    assert hop.headers["location"] == "https://shop.example/sale?utm_source=telegram"
+    assert (await anon.get("/l/zzzzzzzzzz")).status_code == 404
+    counted = (await client.get("/api/v1/clicks", params={"post_id": post_id})).json()
+    assert (counted["total"], counted["by_post"]) == (1, [{"post_id": post_id, "clicks": 1}])
+    api_codes = [s["code"] for s in (await client.get(f"/api/v1/posts/{post_id}/preview")).json()["channels"][0][
+        "short_links"]]
+    assert api_codes == [code]  # the page, the API's preview and the send agree on the code
+    page = (await web.get(f"/posts/{post_id}")).text
+    assert 'id="clicks"' in page and "Clicks <span class=\"muted\">(1)</span>" in page
