@@ -1,9 +1,9 @@
 """The text each platform receives (UTM tags, short links), the short links' rows and their click counts.
 
 Short links are stored when a post is sent (:func:`store_links`, from the publisher) and when its preview is read
-(the API's preview and the post page), all with insert-or-ignore: the code is derived from the post, the channel and the destination
-(:func:`app.links.utm.short_code`), so every path agrees on it without a lookup. A click is one upsert of a per-day
-counter (:func:`count_click`); nothing about the visitor is read or kept.
+(the API's preview and the post page), all with insert-or-ignore: the code is derived from the post, the channel
+and the destination (:func:`app.links.utm.short_code`), so every path agrees on it without a lookup. A click is one
+upsert of a per-day counter (:func:`count_click`); nothing about the visitor is read or kept.
 """
 
 from __future__ import annotations
