@@ -20,7 +20,7 @@ async def _token(web: httpx.AsyncClient, path: str) -> str:
 
 
 def _hint(page: str, hint_id: str) -> str:
-    found = re.search(rf'<p class="hint" id="{hint_id}">(.*?)</p>', page, re.S)
+    found = re.search(rf'<p class="hint[^"]*" id="{hint_id}">(.*?)</p>', page, re.S)
     assert found, page
     return " ".join(unescape(re.sub(r"<[^>]+>", "", found.group(1))).split())
 
