@@ -8,16 +8,19 @@ UTM templates in effect and every collapsed section open.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
+import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import BACKEND, SECRET_KEY
+from tests.conftest import BACKEND, PG_SERVER, SECRET_KEY, _pg_admin
 from tests.served import Served, serve
 
 pytestmark = pytest.mark.browser
@@ -33,21 +36,32 @@ if not Path(CHROMIUM).exists():
 from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
 
 
+def _admin(sql: str) -> None:
+    with ThreadPoolExecutor(max_workers=1) as pool:  # outside the test's event loop
+        pool.submit(asyncio.run, _pg_admin(sql)).result()
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    if BACKEND == "postgres":
-        pytest.skip("the pages are the same on both backends; tests/web/test_plan_ui.py runs on both")
     data = tmp_path_factory.mktemp("browser-planui")
+    pg_name = f"smm_browser_planui_{uuid.uuid4().hex[:8]}" if BACKEND == "postgres" else None
+    if pg_name:
+        _admin(f'CREATE DATABASE "{pg_name}"')
+    db_url = f"{PG_SERVER}/{pg_name}" if pg_name else f"sqlite+aiosqlite:///{data / 'smm.db'}"
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("SMM_")}, "SMM_SANDBOX": "1",
-           "SMM_DATA_DIR": str(data), "SMM_DATABASE_URL": f"sqlite+aiosqlite:///{data / 'smm.db'}",
+           "SMM_DATA_DIR": str(data), "SMM_DATABASE_URL": db_url,
            "SMM_BOOTSTRAP_API_KEY": KEY, "SMM_SECRET_KEY": SECRET_KEY, "SMM_HOST": "127.0.0.1",
            "SMM_LOG_LEVEL": "WARNING", "SMM_SAFETY_TICK": "3600"}
-    running = serve(env, data / "server.log")
-    running.api.headers["Authorization"] = f"Bearer {KEY}"
+    running = None
     try:
+        running = serve(env, data / "server.log")
+        running.api.headers["Authorization"] = f"Bearer {KEY}"
         yield running
     finally:
-        running.stop()
+        if running is not None:
+            running.stop()
+        if pg_name:
+            _admin(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="module")
