@@ -90,7 +90,7 @@ def plan_values(values: dict[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if "spacing_minutes" in values:
         raw = values["spacing_minutes"].removesuffix("min").strip()
-        if raw and not raw.isdigit():
+        if raw and not (raw.isascii() and raw.isdecimal()):
             raise ApiError(422, SPACING_HINT, [{"field": "spacing_minutes", "message": SPACING_HINT}])
         out["spacing_minutes"] = int(raw) if raw else None
     if "utm_template" in values:

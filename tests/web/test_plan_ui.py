@@ -49,9 +49,12 @@ async def test_channel_spacing_and_utm_from_its_page(web: httpx.AsyncClient, cli
 
     for spacing, utm, key, words in (
             ("soon", "", "spacing_minutes", "Spacing is a whole number of minutes"),
+            ("²", "", "spacing_minutes", "Spacing is a whole number of minutes"),
+            ("-5", "", "spacing_minutes", "Spacing is a whole number of minutes"),
             ("99999", "", "spacing_minutes", "Spacing is a whole number of minutes from 0 to 10080"),
             ("", "utm_source={nope}", "utm_template", "'{nope}' is not a placeholder"),
-            ("", "utm_source", "utm_template", "is not key=value")):
+            ("", "utm_source", "utm_template", "is not key=value"),
+            ("", "a=" + "x" * 1200, "utm_template", "at most 1000 characters")):
         bad = await web.post(f"/channels/{ch['id']}/settings", data={
             "csrf_token": token, "name": ch["name"], "timezone": "UTC", "spacing_minutes": spacing,
             "utm_template": utm})
