@@ -16,6 +16,8 @@ from app.analytics import cli as analytics_cli
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker, session_scope
 from app.errors import ApiError
+from app.goals import cli as goals_cli
+from app.links import cli as links_cli
 from app.migrate import current_revision, head_revision, upgrade_to_head
 from app.plan import cli as plan_cli
 from app.platforms import ConnectorHub, make_http_client
@@ -401,6 +403,8 @@ publishing_cli.register(app)
 analytics_cli.register(app)
 workspace_cli.register(app)
 plan_cli.register(app)
+goals_cli.register(app)  # smm goals list|add|remove (services imported inside the commands)
+links_cli.register(app)  # smm clicks, smm spend add|list|remove
 
 
 def main() -> None:

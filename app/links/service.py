@@ -1,9 +1,9 @@
 """The text each platform receives (UTM tags, short links), the short links' rows and their click counts.
 
-Short links are stored when a post is sent (:func:`store_links`, from the publisher) and when its preview is read,
-both with insert-or-ignore: the code is derived from the post, the channel and the destination
-(:func:`app.links.utm.short_code`), so every path agrees on it without a lookup. A click is one upsert of a per-day
-counter (:func:`count_click`); nothing about the visitor is read or kept.
+Short links are stored when a post is sent (:func:`store_links`, from the publisher) and when its preview is read
+(the API's preview and the post page), all with insert-or-ignore: the code is derived from the post, the channel
+and the destination (:func:`app.links.utm.short_code`), so every path agrees on it without a lookup. A click is one
+upsert of a per-day counter (:func:`count_click`); nothing about the visitor is read or kept.
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ async def preview(session: AsyncSession, workspace: Workspace, post: Post, publi
     for channel_id, overrides, channel in rows:
         base = build_content(post.text, post.media, post.options, overrides, media_dir)
         content, shorts = for_channel(base, rules_of(post, channel, workspace, public_base))
-        if store:  # the API's preview makes its short links work at once (the page only shows them)
+        if store:  # the short links shown (the API's preview, the post page) work at once
             await store_links(session, workspace.id, post.id, channel_id, shorts)
         out.append({"channel_id": channel_id, "platform": channel.platform, "name": channel.name,
                     "text": content.text, "link": content.link, "text_format": content.text_format,

@@ -76,14 +76,43 @@ async def manage_context(session: AsyncSession, user: WebUser, channel: Channel)
         "oauth": channel.platform in OAUTH_PLATFORMS,
         "upcoming": upcoming, "recent": recent,
         "can_import": optional_module("app.analytics.service") is not None,
+        "plan": effective_plan(channel, workspace),
     }
+
+
+PLAN_FIELDS = ("spacing_minutes", "utm_template")  # the content plan's fields of the channel (issue 13 points 6, 9)
+SPACING_HINT = ("Spacing is a whole number of minutes from 0 to 10080 (a week); leave it empty to use the "
+                "workspace's default.")
+
+
+def plan_values(values: dict[str, str]) -> dict[str, Any]:
+    """The plan fields the form sent, as ``ChannelUpdate`` takes them: empty means "the workspace's" (null)."""
+    out: dict[str, Any] = {}
+    if "spacing_minutes" in values:
+        raw = values["spacing_minutes"].removesuffix("min").strip()
+        if raw and not (raw.isascii() and raw.isdecimal()):
+            raise ApiError(422, SPACING_HINT, [{"field": "spacing_minutes", "message": SPACING_HINT}])
+        out["spacing_minutes"] = int(raw) if raw else None
+    if "utm_template" in values:
+        out["utm_template"] = values["utm_template"] or None
+    return out
+
+
+def effective_plan(channel: Channel, workspace: Any) -> dict[str, Any]:
+    """What the channel's posts use now: its own spacing and UTM tags, else the workspace's (and whose they are)."""
+    own_spacing, own_utm = channel.spacing_minutes or None, channel.utm_template or None
+    return {"spacing": own_spacing or workspace.default_spacing_minutes or None,
+            "spacing_own": own_spacing is not None,
+            "utm": own_utm or workspace.utm_template or None, "utm_own": own_utm is not None,
+            "workspace_spacing": workspace.default_spacing_minutes or None,
+            "workspace_utm": workspace.utm_template or None}
 
 
 def _errors_of(exc: ApiError, default_key: str) -> Errors:
     out: Errors = {}
     for err in exc.errors or [{"field": "", "message": exc.detail}]:
         name = str(err.get("field", ""))
-        key = name if name in ("name", "timezone") else ("cred:" + name.removeprefix("credentials.")
+        key = name if name in ("name", "timezone", *PLAN_FIELDS) else ("cred:" + name.removeprefix("credentials.")
                                                           if name.startswith("credentials.") else default_key)
         out.setdefault(key, []).append(str(err.get("message", "")))
     return out
@@ -100,6 +129,8 @@ def _update(**values: Any) -> ChannelUpdate:
 def _message(error: Any) -> str:
     if error.get("loc") == ("name",):
         return "Give the channel a name (1 to 200 characters)."
+    if error.get("loc") == ("spacing_minutes",):
+        return SPACING_HINT
     return str(error.get("msg", "")).removeprefix("Value error, ")
 
 
@@ -128,11 +159,13 @@ async def _change(request: Request, session: AsyncSession, user: WebUser, channe
 
 @router.post("/channels/{channel_id}/settings")
 async def save_settings(channel_id: str, request: Request, session: SessionDep, user: CsrfUserDep) -> Response:
-    """Rename the channel and / or change its time zone (``PATCH /api/v1/channels/{id}`` with name, timezone)."""
+    """Rename the channel, change its time zone, spacing and UTM tags (``PATCH /api/v1/channels/{id}`` with name,
+    timezone, spacing_minutes, utm_template; a plan field the form does not send stays as it is)."""
     form = await request.form()
     values = {k: str(form.get(k) or "").strip()[:256] for k in ("name", "timezone")}
+    values.update({k: str(form.get(k) or "").strip()[:1100] for k in PLAN_FIELDS if k in form})
     try:
-        data = _update(name=values["name"], timezone=values["timezone"] or None)
+        data = _update(name=values["name"], timezone=values["timezone"] or None, **plan_values(values))
     except ApiError as exc:
         return await _page(request, session, user, channel_id, manage_errors=_errors_of(exc, "settings"),
                            manage_values=values, status_code=422)

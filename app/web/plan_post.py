@@ -23,8 +23,9 @@ async def post_plan_context(session: AsyncSession, workspace: Workspace, post: P
     if out.status in ("draft", "scheduled"):
         warnings = await check_stored(session, workspace, post)
     names = {cid: ch.name for cid, ch in channels.items()}
-    outgoing = await links.preview(session, workspace, post, settings.effective_public_base_url, settings.media_dir,
-                                   store=False)
+    # the short links the page shows work at once, as the API's preview makes them (insert-or-ignore of the code
+    # derived from post, channel and destination: the send stores the same rows, so nothing is counted twice)
+    outgoing = await links.preview(session, workspace, post, settings.effective_public_base_url, settings.media_dir)
     counted = await links.clicks(session, workspace, post_id=post.id)
     return {"plan_warnings": [{**w, "channel": names.get(w["channel_id"] or "", "")} for w in warnings],
             "outgoing": [o for o in outgoing if o["tagged"]],

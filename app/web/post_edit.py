@@ -28,7 +28,8 @@ def local_input(at: datetime, zone: str) -> str:
 def state_from_post(post: PostOut, zone: str) -> ComposeState:
     """The compose form as the stored post fills it."""
     state = ComposeState(text=post.text, channel_ids=[t.channel_id for t in post.targets], rubric=post.rubric or "",
-                         timezone=post.timezone or zone, post_id=post.id)
+                         timezone=post.timezone or zone, post_id=post.id,
+                         utm=str((post.options or {}).get("utm") or ""))
     if post.scheduled_at is None:  # a time typed for a draft is, as on the compose page, the first channel's
         state.when, state.timezone = "draft", post.timezone or ""
     else:
@@ -66,6 +67,8 @@ def to_update(state: ComposeState, post: PostOut, channels: Sequence[Channel], f
     further media and per-channel media (set through the API) are kept when the form's first item is unchanged."""
     create = to_create(state, channels, fallback_zone)  # the compose form's checks and messages
     data: dict[str, Any] = {"text": create.text, "channel_ids": create.channel_ids, "rubric": create.rubric}
+    if state.utm is not None:  # a form without the field (an older page) keeps the post's tags
+        data["utm"] = create.utm
     before = state_from_post(post, fallback_zone)
     changed_time = (state.when != before.when or state.local_time != before.local_time
                     or state.timezone != before.timezone)

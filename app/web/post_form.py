@@ -38,6 +38,7 @@ class ComposeState:
     media_name: str = ""
     rubric: str = ""
     overrides: dict[str, str] = field(default_factory=dict)
+    utm: str | None = None  # the post's own UTM tags over the channel's (the API's ``utm``); None: not in the form
     post_id: str = ""  # set when the form edits a stored post (its page's "Edit")
 
     @property
@@ -64,6 +65,7 @@ def read_form(form: FormData) -> ComposeState:
         media_id=_text(form, "media_id", 64).strip(),
         media_name=_text(form, "media_name", 200).strip(),
         rubric=_text(form, "rubric", 100).strip(),
+        utm=_text(form, "utm", 1100).strip() if "utm" in form else None,
         post_id=_text(form, "post_id", 64).strip(),
     )
     if _text(form, "media_remove"):  # "remove the file" ticked (the no-JavaScript way to drop an upload)
@@ -116,7 +118,8 @@ def to_create(state: ComposeState, channels: Sequence[Channel], fallback_zone: s
             media.append(MediaIn(url=state.media_url, kind=state.media_kind))  # type: ignore[arg-type]
         overrides = {cid: OverrideIn(text=text) for cid, text in state.overrides.items() if cid in state.channel_ids}
         return PostCreate(text=state.text, media=media, channel_ids=state.channel_ids, scheduled_at=scheduled,
-                          timezone=zone, overrides=overrides, rubric=state.rubric or None)
+                          timezone=zone, overrides=overrides, rubric=state.rubric or None,
+                          utm=state.utm or None)
     except ValidationError as exc:
         errors = []
         for err in exc.errors():
@@ -151,7 +154,7 @@ def field_errors(exc: ApiError, state: ComposeState) -> Errors:
             key = "override:" + name.split(".")[1]
         elif name == "text" and cid and cid in state.overrides:
             key = "override:" + cid
-        elif name in ("text", "rubric"):
+        elif name in ("text", "rubric", "utm"):
             key = name
         else:
             key = "_form"
