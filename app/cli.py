@@ -90,9 +90,10 @@ def run(coro_fn: Callable[[Settings, AsyncSession], Awaitable[T]], *, migrate: b
 
 @asynccontextmanager
 async def offline_hub(settings: Settings) -> AsyncIterator[ConnectorHub]:
+    """Connectors for a command's checks; HTTP pools only if one of them sends a request."""
     from app.platforms import ConnectorHub, make_http_client
 
-    async with make_http_client(settings) as client:
+    async with make_http_client(settings, deferred=True) as client:
         yield ConnectorHub(settings, client)
 
 

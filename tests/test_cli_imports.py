@@ -118,3 +118,20 @@ def test_scanned_head_leaves_branches_and_merges_to_alembic(tmp_path: Any) -> No
     assert scanned_head(tmp_path) is None
     script("d", "revision = 'd'\ndown_revision = ('b', 'c')")  # a merge: Alembic decides
     assert scanned_head(tmp_path) is None
+
+
+async def test_deferred_client_builds_its_pools_on_the_first_request() -> None:
+    """``smm`` commands get a client whose connection pools are built only when a request goes out."""
+    from app.platforms import _OnFirstRequest
+
+    built: list[int] = []
+
+    def make() -> httpx.AsyncBaseTransport:
+        built.append(1)
+        return httpx.MockTransport(lambda request: httpx.Response(200, text=f"got {request.url.path}"))
+
+    async with httpx.AsyncClient(transport=_OnFirstRequest(make)) as client:
+        assert built == []
+        assert (await client.get("http://example.test/a")).text == "got /a"
+        assert (await client.get("http://example.test/b")).text == "got /b"
+    assert built == [1]
