@@ -8,6 +8,10 @@ types it (``python -m app.cli …``); wall time around the process, CPU (user + 
 ``getrusage(RUSAGE_CHILDREN)``. The module count is ``len(sys.modules)`` at the end of one more run of the
 command, by a wrapper that runs the CLI in its own process and then prints it.
 
+``--compare DIR``: the same commands also from another checkout of the code (this venv, ``DIR`` as the current
+folder, so ``python -m app.cli`` imports DIR's ``app``), each run alternating between the two trees so that both
+see the same load — e.g. ``git archive <rev> | tar -x -C /tmp/before`` for the figures before a change.
+
 Writes the ``cli_startup`` block of bench/RESULTS.md (``--section NAME --title WORDS``: another block, e.g. the
 figures before a change; ``--no-write``: print only).
 """
@@ -20,6 +24,7 @@ import resource
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from bench.common import (
@@ -59,10 +64,10 @@ def _commands(channel_id: str) -> list[tuple[str, list[str]]]:
     ]
 
 
-def _time_one(args: list[str], env: dict[str, str]) -> tuple[float, float]:
+def _time_one(args: list[str], env: dict[str, str], tree: Path = ROOT) -> tuple[float, float]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    done = subprocess.run([PY, "-m", "app.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+    done = subprocess.run([PY, "-m", "app.cli", *args], cwd=tree, env=env, capture_output=True, text=True,
                           timeout=300)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -71,29 +76,34 @@ def _time_one(args: list[str], env: dict[str, str]) -> tuple[float, float]:
     return wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
 
 
-def _modules(args: list[str], env: dict[str, str]) -> tuple[int, str]:
-    done = subprocess.run([PY, "-c", _COUNT, *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=300)
+def _modules(args: list[str], env: dict[str, str], tree: Path = ROOT) -> tuple[int, str]:
+    done = subprocess.run([PY, "-c", _COUNT, *args], cwd=tree, env={**env, "PYTHONPATH": str(tree)},
+                          capture_output=True, text=True, timeout=300)
     count, heavy = done.stderr.strip().splitlines()[-1].split(" ", 1)
     return int(count), heavy
 
 
-def run_backend(backend: str, n: int) -> list[dict[str, Any]]:
+def run_backend(backend: str, n: int, trees: list[tuple[str, Path]]) -> list[dict[str, Any]]:
     with temp_database(backend, "clistart") as db:
         _, (channel_id,) = asyncio.run(seed_channels(db, [{"bot_token": "700001:AAEclistart-token-000001",
                                                              "chat_id": "-1004000001"}]))
         env = smm_env(db)
         rows = []
         for label, args in _commands(channel_id):
-            _time_one(args, env)  # warm the file cache: every run below is measured alike
-            walls, cpus = [], []
+            walls: dict[str, list[float]] = {name: [] for name, _ in trees}
+            cpus: dict[str, list[float]] = {name: [] for name, _ in trees}
+            for _, tree in trees:
+                _time_one(args, env, tree)  # warm the file cache: every run below is measured alike
             for _ in range(n):
-                wall, cpu = _time_one(args, env)
-                walls.append(wall)
-                cpus.append(cpu)
-            count, heavy = _modules(args, env)
-            rows.append({"backend": "SQLite" if db.is_sqlite else "PostgreSQL", "command": label,
-                         "wall": summary(walls), "cpu": summary(cpus), "modules": count, "heavy": heavy})
+                for name, tree in trees:  # alternating: both trees see the same load
+                    wall, cpu = _time_one(args, env, tree)
+                    walls[name].append(wall)
+                    cpus[name].append(cpu)
+            for name, tree in trees:
+                count, heavy = _modules(args, env, tree)
+                rows.append({"backend": "SQLite" if db.is_sqlite else "PostgreSQL", "tree": name, "command": label,
+                             "wall": summary(walls[name]), "cpu": summary(cpus[name]), "modules": count,
+                             "heavy": heavy})
         return rows
 
 
@@ -108,12 +118,13 @@ def render(rows: list[dict[str, Any]], n: int, cmd: str, load_before: str, took:
         "'heavy' = which of numpy, fastapi, starlette, jinja2, alembic, httpx, rich, app.main, "
         "app.analytics.model, app.web, connectors it had imported.",
         "",
-        "| backend | command | wall p50 s | wall max s | CPU p50 s | CPU max s | modules | heavy imports |",
-        "|---|---|---:|---:|---:|---:|---:|---|",
+        "| backend | code | command | wall p50 s | wall max s | CPU p50 s | CPU max s | modules | heavy imports |",
+        "|---|---|---|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
-        lines.append(f"| {r['backend']} | `{r['command']}` | {r['wall']['p50']:.3f} | {r['wall']['max']:.3f} | "
-                     f"{r['cpu']['p50']:.3f} | {r['cpu']['max']:.3f} | {r['modules']} | {r['heavy']} |")
+        lines.append(f"| {r['backend']} | {r['tree']} | `{r['command']}` | {r['wall']['p50']:.3f} | "
+                     f"{r['wall']['max']:.3f} | {r['cpu']['p50']:.3f} | {r['cpu']['max']:.3f} | {r['modules']} | "
+                     f"{r['heavy']} |")
     return "\n".join(lines) + "\n"
 
 
@@ -122,16 +133,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-n", type=int, default=10, help="runs per command and backend")
     ap.add_argument("--backends", default="sqlite,postgres")
     ap.add_argument("--section", default="cli_startup", help="the RESULTS.md block to write")
+    ap.add_argument("--compare", type=Path, metavar="DIR", help="also run DIR's code, alternating with this tree's")
+    ap.add_argument("--compare-label", default="before", help="its name in the table")
     ap.add_argument("--title", default="", help="words added to the block's heading")
     ap.add_argument("--no-write", action="store_true", help="print only")
     args = ap.parse_args(argv)
     started, load_before = time.time(), load_avg()
+    trees = [("this tree", ROOT)]
+    if args.compare:
+        trees.insert(0, (args.compare_label, args.compare.resolve()))
     rows: list[dict[str, Any]] = []
     for backend in (b.strip() for b in args.backends.split(",") if b.strip()):
         if backend == "postgres" and not pg_available():
             print("PostgreSQL not reachable at 127.0.0.1:5432: skipped", file=sys.stderr)
             continue
-        rows.extend(run_backend(backend, args.n))
+        rows.extend(run_backend(backend, args.n, trees))
     text = render(rows, args.n, command_line("bench.cli_startup", argv), load_before, time.time() - started,
                   f" ({args.title})" if args.title else "")
     print(text)
