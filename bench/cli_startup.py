@@ -1,6 +1,6 @@
 """CLI start-up: wall and CPU time of one ``smm`` invocation (``posts add --at now``, ``status``, ``--help``).
 
-Run from the repository root:  .venv/bin/python -m bench.cli_startup [-n 10] [--backends sqlite,postgres]
+Run from the repository root:  .venv/bin/python -m bench.cli_startup [--quick] [-n 10] [--backends sqlite,postgres]
 
 Per backend: a fresh database migrated to head with one Telegram channel; no server runs (a "now" post just
 waits in the queue). Each command runs ``n`` times, one after another, as its own process exactly as a person
@@ -130,6 +130,7 @@ def render(rows: list[dict[str, Any]], n: int, cmd: str, load_before: str, took:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    ap.add_argument("--quick", action="store_true", help="n=3 on SQLite only; prints, writes nothing")
     ap.add_argument("-n", type=int, default=10, help="runs per command and backend")
     ap.add_argument("--backends", default="sqlite,postgres")
     ap.add_argument("--section", default="cli_startup", help="the RESULTS.md block to write")
@@ -138,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--title", default="", help="words added to the block's heading")
     ap.add_argument("--no-write", action="store_true", help="print only")
     args = ap.parse_args(argv)
+    if args.quick:
+        args.n, args.backends, args.no_write = 3, "sqlite", True
     started, load_before = time.time(), load_avg()
     trees = [("this tree", ROOT)]
     if args.compare:
