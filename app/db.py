@@ -3,25 +3,36 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import Depends, Request
 from sqlalchemy import Engine, event
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 from sqlalchemy.util.concurrency import await_, in_greenlet
 
 from app.config import Settings
-from app.errors import ApiError
+
+if TYPE_CHECKING:
+    from app.session_dep import SessionDep as SessionDep
+    from app.session_dep import get_session as get_session
 
 log = logging.getLogger("smm.db")
+
+
+def __getattr__(name: str) -> Any:
+    """``SessionDep`` and ``get_session`` (the request's unit of work) live in app/session_dep.py, which needs
+    FastAPI; they are still importable from here, loaded on first use, so that the jobs and the ``smm`` command
+    that use only the engine and :func:`session_scope` never import FastAPI."""
+    if name in ("SessionDep", "get_session"):
+        from app import session_dep
+
+        return getattr(session_dep, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def make_engine(settings: Settings) -> AsyncEngine:
@@ -127,25 +138,3 @@ async def session_scope(maker: async_sessionmaker[AsyncSession]) -> AsyncIterato
         except BaseException:
             await session.rollback()
             raise
-
-
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """The request's unit of work: committed when the route returns, *before* the response is sent (``scope=
-    "function"`` below), so a 2xx always means stored. A commit that fails answers 503 with a sentence."""
-    async with request.app.state.sessionmaker() as session:
-        try:
-            yield session
-        except BaseException:
-            await session.rollback()
-            raise
-        try:
-            await session.commit()
-        except Exception as exc:  # whatever failed, the change is not stored: say so, never 2xx
-            log.error("db.commit_failed", extra={"path": request.url.path}, exc_info=True)
-            with contextlib.suppress(SQLAlchemyError):
-                await session.rollback()
-            raise ApiError(503, "The change could not be stored (the database did not accept the commit), so "
-                                "nothing was saved; try again in a moment.") from exc
-
-
-SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI, HTTPException, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+if TYPE_CHECKING:  # FastAPI only for the handlers: the services (and the `smm` command) raise these without it
+    from fastapi import FastAPI, Request
+    from fastapi.responses import JSONResponse
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,10 @@ def _message(err: dict[str, Any]) -> str:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    from fastapi import HTTPException
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         body: dict[str, Any] = {"detail": exc.detail}

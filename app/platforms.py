@@ -3,7 +3,7 @@ sandbox (the fake platforms this service mounts under ``/sandbox/<platform>`` wh
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from urllib.parse import urlsplit
 
 import httpx
@@ -92,11 +92,34 @@ class _Counted(httpx.AsyncByteStream):
                 self.busy[self.index] -= 1
 
 
-def make_http_client(settings: Settings) -> httpx.AsyncClient:
+class _OnFirstRequest(httpx.AsyncBaseTransport):
+    """A transport built when the first request goes out (never, for most ``smm`` commands)."""
+
+    def __init__(self, make: Callable[[], httpx.AsyncBaseTransport]) -> None:
+        self.make = make
+        self.inner: httpx.AsyncBaseTransport | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.inner is None:
+            self.inner = self.make()
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        if self.inner is not None:
+            await self.inner.aclose()
+
+
+def make_http_client(settings: Settings, *, deferred: bool = False) -> httpx.AsyncClient:
     """The one shared client: connections for as many sends as the publisher runs at once (opening a
-    connection per send costs more CPU than the send), in small pools (:class:`ShardedTransport`)."""
-    transport = ShardedTransport(max(settings.dispatch_concurrency, 20))
-    return httpx.AsyncClient(timeout=settings.http_timeout, transport=transport, follow_redirects=False)
+    connection per send costs more CPU than the send), in small pools (:class:`ShardedTransport`).
+
+    ``deferred``: the pools (and the CA bundle they load) are built on the first request; building and closing
+    them was ~50 ms of every ``smm`` command that only checks a post."""
+    def transport() -> ShardedTransport:
+        return ShardedTransport(max(settings.dispatch_concurrency, 20))
+
+    return httpx.AsyncClient(timeout=settings.http_timeout, transport=_OnFirstRequest(transport) if deferred
+                             else transport(), follow_redirects=False)
 
 
 class ConnectorHub:

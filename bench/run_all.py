@@ -37,6 +37,7 @@ BENCHMARKS: list[Bench] = [
     Bench("failover", 900),
     Bench("wakeup", 1800),
     Bench("prepare", 900),
+    Bench("cli_startup", 600),
 ]
 
 

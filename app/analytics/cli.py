@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.config import Settings
-from app.workspaces import service as workspaces
+from app.cli_options import DEFAULT_WORKSPACE
+
+if TYPE_CHECKING:  # the command imports what it uses when it runs: `smm --help` stays cheap (app/cli.py)
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from app.config import Settings
 
 engagement_app = typer.Typer(help="Engagement history (the analyzer's input).", no_args_is_help=True)
 
@@ -33,12 +34,16 @@ def import_file(
     file: Annotated[Path, typer.Argument(help="CSV with a header row: posted_at, likes, comments, shares, views, "
                                               "reach, followers, external_id, kind", exists=True, dir_okay=False)],
     channel: Annotated[str, typer.Option("--channel", "-c", help="channel id")],
-    workspace: Annotated[str, typer.Option("--workspace", "-w", help="workspace name")] = workspaces.DEFAULT_WORKSPACE,
+    workspace: Annotated[str, typer.Option("--workspace", "-w", help="workspace name")] = DEFAULT_WORKSPACE,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
     """Import a channel's past posts and their numbers; re-importing the same rows never doubles them."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     from app.analytics import service
     from app.cli import run
+    from app.workspaces import service as workspaces
 
     data = file.read_bytes()
     with Progress(TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

@@ -8,7 +8,6 @@ import calendar
 import logging
 from datetime import date, timedelta
 
-import holidays
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.dates import repository as repo
@@ -27,6 +26,8 @@ def public_holidays(country: str | None, first: date, last: date) -> dict[date, 
     """Public holidays of ``country`` (ISO code) in [first, last]; none when unset or unknown."""
     if not country:
         return {}
+    import holidays  # here, not at import: ~50 ms that a workspace without a country (and `smm`) never needs
+
     try:
         table = holidays.country_holidays(country.upper(), years=range(first.year, last.year + 1))
     except (NotImplementedError, KeyError, AttributeError):

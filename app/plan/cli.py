@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.config import Settings
-from app.plan import importer
-from app.workspaces import service as workspaces
+from app.cli_options import DEFAULT_WORKSPACE, JsonOpt, WorkspaceOpt
+
+if TYPE_CHECKING:  # the command imports what it uses when it runs: `smm --help` stays cheap (app/cli.py)
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from app.config import Settings
 
 plan_app = typer.Typer(help="The content plan: import from CSV or XLSX.", no_args_is_help=True)
 
@@ -32,10 +32,6 @@ def lines(report: dict[str, Any], committed: bool) -> list[str]:
     return [*out, summary]
 
 
-WorkspaceOpt = Annotated[str, typer.Option("--workspace", "-w", help="workspace name")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
-
-
 def register(app: typer.Typer) -> None:
     from app.cli import _workspace, offline_hub, run
 
@@ -45,11 +41,16 @@ def register(app: typer.Typer) -> None:
                                              exists=True, dir_okay=False, readable=True)],
         commit: Annotated[bool, typer.Option("--commit", help="create every row, or none if one has a problem")]
         = False,
-        workspace: WorkspaceOpt = workspaces.DEFAULT_WORKSPACE,
+        workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
         as_json: JsonOpt = False,
     ) -> None:
         """Check a content plan row by row (a dry run); exit 1 when any row has a problem. With --commit, create
         all its posts in one transaction."""
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        from app.plan import importer
+
         kind = "xlsx" if file.suffix.lower() == ".xlsx" else "csv"
         data = file.read_bytes()
         console = Console(stderr=True)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.config import Settings
+if TYPE_CHECKING:  # the command imports what it uses when it runs: `smm --help` stays cheap (app/cli.py)
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from app.config import Settings
 
 
 def register(app: typer.Typer) -> None:
@@ -21,7 +23,7 @@ def register(app: typer.Typer) -> None:
         from app.channels import repository as channel_repo
         from app.cli import run
         from app.connect.lifetimes import warnings_of
-        from app.publishing.endpoints import StatusOut, publisher_status
+        from app.publishing.status import StatusOut, publisher_status
         from app.workspaces.service import ensure_workspace
 
         async def work(_: Settings, session: AsyncSession) -> tuple[StatusOut, list[dict[str, str]]]:

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.config import Settings
+from app.cli_options import DEFAULT_WORKSPACE, JsonOpt, WorkspaceOpt
 from app.errors import Invalid
-from app.workspaces import service
+
+if TYPE_CHECKING:  # the commands import what they use when they run: `smm --help` stays cheap (app/cli.py)
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from app.config import Settings
 
 workspace_app = typer.Typer(help="Workspace settings (time zone, country, spacing, rubric mix).", no_args_is_help=True)
-WorkspaceOpt = Annotated[str, typer.Option("--workspace", "-w", help="workspace name")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
 
 
 def parse_mix(text: str) -> dict[str, float]:
@@ -51,9 +52,10 @@ def _echo(out: dict[str, Any], as_json: bool) -> None:
 
 
 @workspace_app.command("show")
-def show(workspace: WorkspaceOpt = service.DEFAULT_WORKSPACE, as_json: JsonOpt = False) -> None:
+def show(workspace: WorkspaceOpt = DEFAULT_WORKSPACE, as_json: JsonOpt = False) -> None:
     """Print the workspace's settings (and its iCalendar feed URL)."""
     from app.cli import run
+    from app.workspaces import service
 
     async def work(settings: Settings, session: AsyncSession) -> dict[str, Any]:
         ws = await service.ensure_workspace(session, workspace)
@@ -80,11 +82,12 @@ def set_(
     = None,
     short_links: Annotated[bool | None, typer.Option("--short-links/--no-short-links",
                                                      help="send links as /l/<code> and count their clicks")] = None,
-    workspace: WorkspaceOpt = service.DEFAULT_WORKSPACE,
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     as_json: JsonOpt = False,
 ) -> None:
     """Change settings; the others stay. Exit 2 with the reason when one is refused (then nothing changes)."""
     from app.cli import run
+    from app.workspaces import service
 
     fields: dict[str, Any] = {}
     if timezone is not None:

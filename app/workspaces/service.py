@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-import holidays
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,8 +15,8 @@ from app.models.workspace import new_ical_token
 from app.rubrics.service import mix_of, set_mix
 from app.security import ConfigError, hash_api_key, new_api_key
 from app.timeutil import TimeInputError, get_zone, utcnow
+from app.workspaces.defaults import DEFAULT_WORKSPACE as DEFAULT_WORKSPACE
 
-DEFAULT_WORKSPACE = "default"
 BOOTSTRAP_KEY_MIN_LENGTH = 24
 
 
@@ -106,6 +105,8 @@ def check_country(value: str | None, field: str = "country") -> str | None:
     """An ISO 3166 alpha-2 code the ``holidays`` package knows (upper-cased); ``None``/'' clears it; 422 otherwise."""
     if value is None or not value.strip():
         return None
+    import holidays  # here, not at import: ~50 ms that every `smm` command would pay for a settings check
+
     code = value.strip().upper()
     supported = holidays.list_supported_countries()
     if len(code) != 2 or not code.isascii() or not code.isalpha() or code not in supported:
