@@ -11,11 +11,7 @@ calendar is an agenda; ``/docs`` and ``/redoc`` render from the service alone.
 
 from __future__ import annotations
 
-import asyncio
-import os
-import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -25,12 +21,11 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from tests.conftest import BACKEND, PG_SERVER, SECRET_KEY, _pg_admin
-from tests.served import Served, serve, wait_for
+from tests.served import Served, wait_for
+from tests.web.browser_kit import chromium, sandbox_service, skip_without_chromium
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "screenshots"
 KEY = "smm_browser_calendar_key_0123456789abcdefghijklmn"
@@ -38,59 +33,26 @@ ZONE = "Europe/Berlin"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
-if not Path(CHROMIUM).exists():
-    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium); browser tests skipped",
-                allow_module_level=True)
+skip_without_chromium()
 
-from playwright.sync_api import Browser, BrowserContext, Page, Route, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, BrowserContext, Page, Route, expect  # noqa: E402
 
 OFF_HOST: list[str] = []
 """Every request a page tried to send to another host (aborted)."""
 STATE: dict[str, Any] = {}
 
 
-def _admin(sql: str) -> None:
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(asyncio.run, _pg_admin(sql)).result()
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """The real service with the sandbox on and a known API key; ``api`` is a client with that key."""
-    data = tmp_path_factory.mktemp("browser-calendar")
-    pg_name = None
-    if BACKEND == "postgres":
-        pg_name = f"smm_browser_cal_{uuid.uuid4().hex[:8]}"
-        _admin(f'CREATE DATABASE "{pg_name}"')
-        db_url = f"{PG_SERVER}/{pg_name}"
-    else:
-        db_url = f"sqlite+aiosqlite:///{data / 'smm.db'}"
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("SMM_")}, "SMM_SANDBOX": "1",
-           "SMM_DATA_DIR": str(data), "SMM_DATABASE_URL": db_url, "SMM_BOOTSTRAP_API_KEY": KEY,
-           "SMM_SECRET_KEY": SECRET_KEY, "SMM_HOST": "127.0.0.1", "SMM_LOG_LEVEL": "WARNING",
-           "SMM_SAFETY_TICK": "3600"}
-    running = None
-    try:
-        running = serve(env, data / "server.log")
-        running.api.headers["Authorization"] = f"Bearer {KEY}"
+    with sandbox_service(tmp_path_factory.mktemp("browser-data"), KEY) as running:
         yield running
-    finally:
-        if running is not None:
-            running.stop()
-        if pg_name:
-            _admin(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"],
-        )
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def _context(browser: Browser, base: str, viewport: dict[str, int], **extra: Any) -> BrowserContext:
@@ -457,6 +419,10 @@ def test_no_page_scrolls_sideways_on_a_phone(phone: Page, served: Served) -> Non
             problems[path] = found
         if unnamed := _unnamed(phone):
             problems[path] = f"controls without an accessible name: {unnamed}"
+        title, dupes = phone.evaluate("""() => [document.title, Object.entries([...document.querySelectorAll('[id]')]
+            .reduce((n, e) => (n[e.id] = (n[e.id] || 0) + 1, n), {})).filter(([, c]) => c > 1).map(([i]) => i)]""")
+        if "<" in title or len(title) > 120 or dupes:
+            problems[path] = f"title {title[:80]!r}, ids used twice: {dupes}"
     assert not problems, "pages that scroll sideways at 390 px or have unnamed controls:\n" + "\n".join(
         f"{k}: {v}" for k, v in problems.items())
 
