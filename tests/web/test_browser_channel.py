@@ -9,12 +9,9 @@ page. The pages touched must not scroll sideways on a phone. Screenshots go to `
 
 from __future__ import annotations
 
-import asyncio
-import os
 import re
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,53 +19,26 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import BACKEND, PG_SERVER, SECRET_KEY, _pg_admin
-from tests.served import serve, wait_for
+from tests.served import wait_for
+from tests.web.browser_kit import chromium, sandbox_service, skip_without_chromium
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "screenshots"
 KEY = "smm_browser_channel_key_0123456789abcdefghijk"
 WIDTHS = {"desktop": 1280, "phone": 390}
 
-if not Path(CHROMIUM).exists():
-    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium); browser tests skipped",
-                allow_module_level=True)
+skip_without_chromium()
 
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
-
-
-def _admin(sql: str) -> None:
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(asyncio.run, _pg_admin(sql)).result()
+from playwright.sync_api import Browser, Page, expect  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The real service on a free port: sandbox on, a known API key, the safety tick out of the way."""
-    data = tmp_path_factory.mktemp("browser-channel-data")
-    pg_name = None
-    if BACKEND == "postgres":
-        pg_name = f"smm_browser_ch_{uuid.uuid4().hex[:8]}"
-        _admin(f'CREATE DATABASE "{pg_name}"')
-        db_url = f"{PG_SERVER}/{pg_name}"
-    else:
-        db_url = f"sqlite+aiosqlite:///{data / 'smm.db'}"
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("SMM_")}, "SMM_SANDBOX": "1",
-           "SMM_DATA_DIR": str(data), "SMM_DATABASE_URL": db_url, "SMM_BOOTSTRAP_API_KEY": KEY,
-           "SMM_SECRET_KEY": SECRET_KEY, "SMM_HOST": "127.0.0.1", "SMM_LOG_LEVEL": "WARNING",
-           "SMM_SAFETY_TICK": "3600"}
-    running = None
-    try:
-        running = serve(env, data / "server.log")
+    with sandbox_service(tmp_path_factory.mktemp("browser-data"), KEY) as running:
         yield running.base
-    finally:
-        if running is not None:
-            running.stop()
-        if pg_name:
-            _admin(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="module")
@@ -79,14 +49,8 @@ def api(server: str) -> Iterator[httpx.Client]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"],
-        )
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture(scope="module", params=list(WIDTHS))

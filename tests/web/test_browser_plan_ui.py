@@ -8,70 +8,37 @@ UTM templates in effect and every collapsed section open.
 
 from __future__ import annotations
 
-import asyncio
-import os
 import re
-import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import BACKEND, PG_SERVER, SECRET_KEY, _pg_admin
-from tests.served import Served, serve
+from tests.served import Served
+from tests.web.browser_kit import chromium, sandbox_service, skip_without_chromium
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
 KEY = "smm_browser_planui_key_0123456789abcdefghijklmnop"
 SIZES = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
 LONG_UTM = "utm_source={platform}&utm_medium=social&utm_campaign={rubric}&utm_content={channel}_{post_id}_{date}"
 
-if not Path(CHROMIUM).exists():
-    pytest.skip(f"{CHROMIUM} is missing; browser tests skipped", allow_module_level=True)
+skip_without_chromium()
 
-from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
-
-
-def _admin(sql: str) -> None:
-    with ThreadPoolExecutor(max_workers=1) as pool:  # outside the test's event loop
-        pool.submit(asyncio.run, _pg_admin(sql)).result()
+from playwright.sync_api import Browser, Page  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    data = tmp_path_factory.mktemp("browser-planui")
-    pg_name = f"smm_browser_planui_{uuid.uuid4().hex[:8]}" if BACKEND == "postgres" else None
-    if pg_name:
-        _admin(f'CREATE DATABASE "{pg_name}"')
-    db_url = f"{PG_SERVER}/{pg_name}" if pg_name else f"sqlite+aiosqlite:///{data / 'smm.db'}"
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("SMM_")}, "SMM_SANDBOX": "1",
-           "SMM_DATA_DIR": str(data), "SMM_DATABASE_URL": db_url,
-           "SMM_BOOTSTRAP_API_KEY": KEY, "SMM_SECRET_KEY": SECRET_KEY, "SMM_HOST": "127.0.0.1",
-           "SMM_LOG_LEVEL": "WARNING", "SMM_SAFETY_TICK": "3600"}
-    running = None
-    try:
-        running = serve(env, data / "server.log")
-        running.api.headers["Authorization"] = f"Bearer {KEY}"
+    with sandbox_service(tmp_path_factory.mktemp("browser-data"), KEY) as running:
         yield running
-    finally:
-        if running is not None:
-            running.stop()
-        if pg_name:
-            _admin(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def _page(browser: Browser, served: Served, size: str) -> Page:

@@ -9,13 +9,9 @@ Screenshots go to ``test-artifacts/screenshots/``.
 
 from __future__ import annotations
 
-import asyncio
-import os
 import re
 import time
-import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,63 +19,33 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.conftest import API_KEY, BACKEND, PG_SERVER, SECRET_KEY, TG_TOKEN, _pg_admin
-from tests.served import Served, serve
+from tests.conftest import API_KEY, TG_TOKEN
+from tests.served import Served
+from tests.web.browser_kit import chromium, sandbox_service, skip_without_chromium
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "screenshots"
 ZONE = "Europe/Moscow"
 PUBLISH_WAIT = 40.0
-ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
 
-if not Path(CHROMIUM).exists():
-    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium); browser tests skipped",
-                allow_module_level=True)
+skip_without_chromium()
 
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
-
-
-def _admin(sql: str) -> None:
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(asyncio.run, _pg_admin(sql)).result()
+from playwright.sync_api import Browser, Page, expect  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """The real service with the sandbox on and a known API key."""
-    data = tmp_path_factory.mktemp("browser-post")
-    pg_name = None
-    if BACKEND == "postgres":
-        pg_name = f"smm_browser_post_{uuid.uuid4().hex[:8]}"
-        _admin(f'CREATE DATABASE "{pg_name}"')
-        db_url = f"{PG_SERVER}/{pg_name}"
-    else:
-        db_url = f"sqlite+aiosqlite:///{data / 'smm.db'}"
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("SMM_")},
-           "SMM_SANDBOX": "1", "SMM_DATA_DIR": str(data), "SMM_DATABASE_URL": db_url,
-           "SMM_BOOTSTRAP_API_KEY": API_KEY, "SMM_SECRET_KEY": SECRET_KEY, "SMM_HOST": "127.0.0.1",
-           "SMM_LOG_LEVEL": "WARNING", "SMM_SAFETY_TICK": "3600"}
-    running = None
-    try:
-        running = serve(env, data / "server.log")
+    with sandbox_service(tmp_path_factory.mktemp("browser-data"), API_KEY) as running:
         yield running
-    finally:
-        if running is not None:
-            running.stop()
-        if pg_name:
-            _admin(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 STATE: dict[str, Any] = {}
